@@ -1,0 +1,83 @@
+"""API handler: POST /syncs and GET /syncs/{syncId}. Wires Powertools to the logic in limio_sync.api."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.logging import correlation_paths
+
+from limio_sync import api
+from limio_sync.config import get_settings
+from limio_sync.http_errors import error_body, validation_error_body
+from limio_sync.models import SyncJob
+from limio_sync.observability import bind_sync_context, logger, metrics, tracer
+from limio_sync.stores import aws
+from limio_sync.stores.jobs import JobStore, utc_now
+
+app = APIGatewayRestResolver(enable_validation=True)
+app.enable_swagger(path="/openapi", title="Limio subscription sync API", version="1.0.0")
+
+SYNC_ID_PATTERN = r"^sync-[0-9a-f]{32}$"
+
+
+@app.post("/syncs", responses={202: {"description": "Sync started"}, 400: {"description": "Invalid request"}})
+def start_sync(request: api.StartSyncRequest) -> Response[api.StartSyncResponse]:
+    settings = get_settings()
+    job = api.start_sync(
+        request,
+        jobs=JobStore(settings.jobs_table_name),
+        executions=aws.client("stepfunctions"),
+        state_machine_arn=settings.state_machine_arn or "",
+        now=utc_now(),
+    )
+    bind_sync_context(sync_id=job.syncId)
+    location = f"/syncs/{job.syncId}"
+    body = api.StartSyncResponse(syncId=job.syncId, status=job.status, statusUrl=_absolute_url(location))
+    return Response(
+        status_code=202,
+        content_type=content_types.APPLICATION_JSON,
+        body=body.model_dump(mode="json"),
+        headers={"Location": _absolute_url(location), "Retry-After": str(settings.poll_after_seconds)},
+    )
+
+
+@app.get("/syncs/<syncId>", responses={404: {"description": "Unknown sync id"}})
+def get_sync(syncId: Annotated[str, Path(pattern=SYNC_ID_PATTERN, description="The id POST /syncs returned")]) -> SyncJob:  # noqa: N803 - the path parameter's public name
+    bind_sync_context(sync_id=syncId)
+    return api.get_sync(syncId, jobs=JobStore(get_settings().jobs_table_name))
+
+
+@app.exception_handler(RequestValidationError)
+def _invalid_request(error: RequestValidationError) -> Response:
+    return _json(400, validation_error_body(error.errors()))
+
+
+@app.exception_handler(api.ApiError)
+def _api_error(error: api.ApiError) -> Response:
+    return _json(error.status, error_body(error.code, error.message))
+
+
+@app.not_found
+def _no_route(_: Exception) -> Response:
+    return _json(404, error_body("ROUTE_NOT_FOUND", f"No route for {app.current_event.http_method} {app.current_event.path}."))
+
+
+def _json(status: int, body: dict) -> Response:
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
+
+
+def _absolute_url(path: str) -> str:
+    event = app.current_event
+    host = event.headers.get("Host") or event.request_context.domain_name
+    proto = event.headers.get("X-Forwarded-Proto", "https")
+    return f"{proto}://{host}/{event.request_context.stage}{path}"
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict, context) -> dict:
+    return app.resolve(event, context)

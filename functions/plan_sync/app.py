@@ -1,0 +1,42 @@
+"""State machine task: plan a customer sync (accounts → subscriptions → one small item each)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+from limio_sync.config import get_settings
+from limio_sync.errors import SyncError, for_state_machine
+from limio_sync.models import CustomerRef, SyncId
+from limio_sync.observability import bind_sync_context, logger, metrics, tracer
+from limio_sync.planning import plan_sync
+from limio_sync.stores.jobs import JobStore
+from limio_sync.stores.snapshots import SnapshotStore
+from limio_sync.zuora_access import zuora_client
+
+
+class PlanInput(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    syncId: SyncId
+    customer: CustomerRef
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict, context) -> dict:
+    request = PlanInput.model_validate(event)
+    bind_sync_context(sync_id=request.syncId)
+    settings = get_settings()
+    try:
+        plan = plan_sync(
+            request.syncId,
+            request.customer,
+            zuora_client(settings, request.syncId),
+            SnapshotStore(settings.work_bucket_name),
+            page_size=settings.zuora_page_size,
+        )
+    except SyncError as error:
+        raise for_state_machine(error) from error
+    JobStore(settings.jobs_table_name).record_plan(request.syncId, plan.total)
+    return plan.model_dump(mode="json", exclude_none=True)

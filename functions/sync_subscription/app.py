@@ -1,0 +1,39 @@
+"""State machine task (one per Map item): sync one subscription from Zuora into Limio."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+from limio_sync.config import get_settings
+from limio_sync.models import SyncId, SyncItem
+from limio_sync.observability import bind_sync_context, logger, metrics, tracer
+from limio_sync.stores.jobs import utc_now
+from limio_sync.stores.limio_subscriptions import LimioSubscriptionStore
+from limio_sync.stores.snapshots import SnapshotStore
+from limio_sync.syncing import sync_one
+from limio_sync.zuora_access import zuora_client
+
+
+class SyncInput(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    syncId: SyncId
+    item: SyncItem
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict, context) -> dict:
+    request = SyncInput.model_validate(event)
+    bind_sync_context(sync_id=request.syncId, subscription_number=request.item.subscriptionNumber)
+    settings = get_settings()
+    result = sync_one(
+        request.syncId,
+        request.item,
+        snapshots=SnapshotStore(settings.work_bucket_name),
+        zuora=lambda: zuora_client(settings, request.syncId),
+        store=LimioSubscriptionStore(settings.subscriptions_table_name),
+        now=utc_now,
+    )
+    return result.model_dump(mode="json", exclude_none=True)

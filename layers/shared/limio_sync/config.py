@@ -1,0 +1,34 @@
+"""Configuration: environment variables set by template.yaml, validated once per process."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+from pydantic import BaseModel, Field
+
+
+class Settings(BaseModel):
+    jobs_table_name: str = Field(min_length=1)
+    subscriptions_table_name: str = Field(min_length=1)
+    work_bucket_name: str = Field(min_length=1)
+    state_machine_arn: str | None = None
+    zuora_base_url: str = Field(min_length=1)
+    zuora_api_version: str = "2025-08-12"
+    zuora_secret_arn: str | None = None
+    zuora_page_size: int = Field(default=40, ge=1, le=40)
+    zuora_connect_timeout_seconds: float = Field(default=3.05, gt=0)
+    zuora_read_timeout_seconds: float = Field(default=20.0, gt=0)
+    zuora_max_attempts: int = Field(default=4, ge=1, le=10)
+    poll_after_seconds: int = Field(default=2, ge=1)
+
+    @classmethod
+    def from_environ(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        values = {name: env[name.upper()] for name in cls.model_fields if env.get(name.upper())}
+        return cls.model_validate(values)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings.from_environ()

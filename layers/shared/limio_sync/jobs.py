@@ -1,0 +1,122 @@
+"""Pure rules for the job record: turning Map outputs into receipts, and receipts into a status and the
+notification LFS shows."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable
+
+from limio_sync.errors import ErrorCode
+from limio_sync.models import JobFailure, JobStatus, Outcome, SubscriptionResult
+
+MAX_MESSAGE_LENGTH = 300
+_LAMBDA_ERROR_CODES = {
+    "States.Timeout": (ErrorCode.INTERNAL_ERROR, True, "The sync of subscription {n} timed out"),
+    "States.TaskFailed": (ErrorCode.INTERNAL_ERROR, True, "The sync of subscription {n} could not run"),
+}
+
+
+def _short(message: str) -> str:
+    return message if len(message) <= MAX_MESSAGE_LENGTH else message[: MAX_MESSAGE_LENGTH - 1] + "…"
+
+
+def _split_coded_message(message: str) -> tuple[ErrorCode | None, str]:
+    """Transient errors leave the sync Lambda as 'CODE: message' so the code survives the state machine."""
+    code, sep, rest = message.partition(": ")
+    if sep and code in ErrorCode.__members__:
+        return ErrorCode(code), rest
+    return None, message
+
+
+def result_from_caught_error(subscription_number: str, caught: dict) -> SubscriptionResult:
+    """A FAILED receipt from what the Map's Catch captured ({"Error", "Cause"}) after retries ran out."""
+    error_name = str(caught.get("Error") or "")
+    cause_text = str(caught.get("Cause") or "")
+    try:
+        cause = json.loads(cause_text)
+    except ValueError:
+        cause = {}
+    error_message = cause.get("errorMessage", "") if isinstance(cause, dict) else ""
+    if error_name == "TransientSyncError":
+        code, message = _split_coded_message(error_message)
+        return SubscriptionResult(
+            subscriptionNumber=subscription_number,
+            outcome=Outcome.FAILED,
+            errorCode=code or ErrorCode.INTERNAL_ERROR,
+            message=_short(f"Subscription {subscription_number} could not be synced after retries: {message}"),
+            retryable=True,
+        )
+    code, retryable, template = _LAMBDA_ERROR_CODES.get(
+        error_name, (ErrorCode.INTERNAL_ERROR, error_name.startswith("Lambda."), "The sync of subscription {n} failed")
+    )
+    return SubscriptionResult(
+        subscriptionNumber=subscription_number,
+        outcome=Outcome.FAILED,
+        errorCode=code,
+        message=_short(f"{template.format(n=subscription_number)} ({error_name or 'unknown error'})"),
+        retryable=retryable,
+    )
+
+
+def results_from_map_output(outputs: Iterable[dict]) -> list[SubscriptionResult]:
+    """Every Map iteration ends in a receipt: either the sync Lambda's result or a caught error."""
+    results = []
+    for output in outputs:
+        if "caughtError" in output:
+            results.append(result_from_caught_error(output["subscriptionNumber"], output["caughtError"]))
+        else:
+            results.append(SubscriptionResult.model_validate(output))
+    return results
+
+
+def _names(numbers: list[str]) -> str:
+    return ", ".join(numbers)
+
+
+def summarize(results: list[SubscriptionResult]) -> tuple[JobStatus, dict[str, int], list[str], str]:
+    """Status, counts per outcome, the failed subscriptions' names, and the sentence LFS shows."""
+    counts = Counter(r.outcome.value for r in results)
+    full_counts = {outcome.value: counts.get(outcome.value, 0) for outcome in Outcome}
+    failed = sorted(r.subscriptionNumber for r in results if r.failed)
+    total = len(results)
+    if total == 0:
+        return JobStatus.SUCCEEDED, full_counts, [], "No subscriptions found for this customer in Zuora; nothing to sync."
+    if not failed:
+        changed = full_counts["CREATED"] + full_counts["UPDATED"]
+        plural = "subscription is" if total == 1 else "subscriptions are"
+        return (
+            JobStatus.SUCCEEDED,
+            full_counts,
+            [],
+            f"All {total} {plural} in sync with Zuora ({changed} updated from Zuora, {full_counts['UNCHANGED']} already up to date).",
+        )
+    if len(failed) == total:
+        return JobStatus.FAILED, full_counts, failed, f"No subscription could be synced. Failed: {_names(failed)}."
+    synced = total - len(failed)
+    return (
+        JobStatus.PARTIALLY_FAILED,
+        full_counts,
+        failed,
+        f"{synced} of {total} subscriptions synced. {len(failed)} failed: {_names(failed)}.",
+    )
+
+
+def job_failure_notification(failure: JobFailure) -> str:
+    return f"Sync failed: {failure.message}"
+
+
+def failure_from_caught_error(stage: str, caught: dict) -> JobFailure:
+    """Why planning or gathering failed, from a state machine Catch ({"Error", "Cause"})."""
+    error_name = str(caught.get("Error") or "")
+    try:
+        cause = json.loads(str(caught.get("Cause") or ""))
+    except ValueError:
+        cause = {}
+    message = cause.get("errorMessage", "") if isinstance(cause, dict) else ""
+    code, text = _split_coded_message(message)
+    if code is not None:
+        return JobFailure(errorCode=code, message=_short(text))
+    default = ErrorCode.PLANNING_FAILED if stage == "plan" else ErrorCode.GATHERING_FAILED
+    what = "find the customer's subscriptions" if stage == "plan" else "record the results"
+    return JobFailure(errorCode=default, message=_short(f"could not {what} ({error_name or 'unknown error'})."))

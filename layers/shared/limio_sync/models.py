@@ -1,0 +1,111 @@
+"""Domain models shared by the API, the state machine's tasks and the stores.
+
+These are the shapes that cross a boundary (API bodies, state input/output, job records), validated with
+pydantic at every edge. Field names are camelCase because they are what LFS and the state machine read.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from limio_sync.errors import ErrorCode
+
+SyncId = Annotated[str, StringConstraints(pattern=r"^sync-[0-9a-f]{32}$")]
+SubscriptionNumber = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
+AccountNumber = Annotated[str, StringConstraints(min_length=1, max_length=70, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
+
+
+class Outcome(StrEnum):
+    CREATED = "CREATED"
+    UPDATED = "UPDATED"
+    UNCHANGED = "UNCHANGED"
+    FAILED = "FAILED"
+
+
+class JobStatus(StrEnum):
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    PARTIALLY_FAILED = "PARTIALLY_FAILED"
+    FAILED = "FAILED"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self is not JobStatus.RUNNING
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CustomerRef(_Model):
+    """Who to sync: exactly one of the two keys is set (validated at the API edge)."""
+
+    salesforceAccountId: str | None = None
+    zuoraAccountNumber: str | None = None
+
+    def describe(self) -> str:
+        if self.salesforceAccountId:
+            return f"Salesforce account {self.salesforceAccountId}"
+        return f"Zuora account {self.zuoraAccountNumber}"
+
+
+class SyncItem(_Model):
+    """One unit of work for the Map state: a subscription and where its Zuora snapshot is."""
+
+    subscriptionNumber: SubscriptionNumber
+    accountNumber: AccountNumber | None = None
+    salesforceAccountId: str | None = None
+    snapshotKey: str | None = None
+
+
+class SubscriptionResult(_Model):
+    """The receipt of one subscription's sync: exactly one per planned subscription."""
+
+    subscriptionNumber: str
+    outcome: Outcome
+    errorCode: ErrorCode | None = None
+    message: str | None = None
+    retryable: bool = False
+    zuoraVersion: int | None = None
+    limioId: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.outcome is Outcome.FAILED
+
+
+class SyncPlan(_Model):
+    """What planning hands to the Map: small items only (the Zuora data itself is in the snapshot store)."""
+
+    syncId: SyncId
+    customer: CustomerRef
+    accountNumbers: list[str]
+    total: int
+    items: list[SyncItem]
+
+
+class JobFailure(_Model):
+    """Why a whole job failed (no subscription could be planned or gathered)."""
+
+    errorCode: ErrorCode
+    message: str
+
+
+class SyncJob(_Model):
+    """The job record LFS polls."""
+
+    syncId: SyncId
+    status: JobStatus
+    customer: CustomerRef
+    requestedBy: str | None = None
+    startedAt: str
+    finishedAt: str | None = None
+    total: int = 0
+    counts: dict[str, int] = Field(default_factory=dict)
+    subscriptions: list[SubscriptionResult] = Field(default_factory=list)
+    failedSubscriptions: list[str] = Field(default_factory=list)
+    notification: str | None = None
+    error: JobFailure | None = None

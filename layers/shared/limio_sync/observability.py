@@ -1,0 +1,22 @@
+"""The one place that owns logging, metrics and tracing.
+
+Every module logs through `logger`; handlers bind the sync id and subscription number with
+`bind_sync_context` so every line of a sync carries them.
+"""
+
+from __future__ import annotations
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+
+SERVICE = "limio-subscription-sync"
+METRICS_NAMESPACE = "LimioSubscriptionSync"
+
+logger = Logger(service=SERVICE)
+metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE)
+tracer = Tracer(service=SERVICE)
+
+
+def bind_sync_context(*, sync_id: str | None = None, subscription_number: str | None = None) -> None:
+    """Attach the ids of the work in hand to every following log line of this invocation."""
+    keys = {"sync_id": sync_id, "subscription_number": subscription_number}
+    logger.append_keys(**{k: v for k, v in keys.items() if v is not None})

@@ -1,0 +1,38 @@
+"""Zuora subscription snapshots taken while planning, so each sync task reads its subscription without
+calling Zuora again. Kept in S3 (the bucket expires them) so state payloads stay small."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from limio_sync.stores import aws
+
+
+class SnapshotStore:
+    def __init__(self, bucket_name: str, s3: Any | None = None):
+        self._bucket = bucket_name
+        self._s3 = s3 or aws.client("s3")
+
+    @staticmethod
+    def key_for(sync_id: str, subscription_number: str) -> str:
+        return f"syncs/{sync_id}/subscriptions/{subscription_number}.json"
+
+    def put(self, sync_id: str, subscription_number: str, raw: dict) -> str:
+        key = self.key_for(sync_id, subscription_number)
+        with aws.store_errors("The snapshot store"):
+            self._s3.put_object(Bucket=self._bucket, Key=key, Body=json.dumps(raw).encode(), ContentType="application/json")
+        return key
+
+    def get(self, key: str) -> dict | None:
+        """The snapshot, or None when it is gone (expired): the caller then reads Zuora instead."""
+        try:
+            with aws.store_errors("The snapshot store"):
+                body = self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read()
+        except ClientError as exc:
+            if aws.error_code(exc) in {"NoSuchKey", "404"}:
+                return None
+            raise
+        return json.loads(body)

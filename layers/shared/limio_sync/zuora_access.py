@@ -1,0 +1,36 @@
+"""Builds the Zuora client from configuration: base URL and version from the template, credentials from
+Secrets Manager (fetched lazily, cached for a few minutes, never logged)."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.utilities import parameters
+
+from limio_sync.config import Settings
+from limio_sync.errors import ErrorCode, PermanentSyncError
+from limio_sync.zuora.client import ZuoraClient, ZuoraCredentials
+
+SECRET_CACHE_SECONDS = 300
+
+
+def credentials_from_secret(secret_arn: str) -> ZuoraCredentials:
+    secret = parameters.get_secret(secret_arn, transform="json", max_age=SECRET_CACHE_SECONDS)
+    if not isinstance(secret, dict) or not secret.get("clientId") or not secret.get("clientSecret"):
+        raise PermanentSyncError(
+            "The Zuora credentials secret must be JSON with clientId and clientSecret", code=ErrorCode.ZUORA_AUTH_FAILED
+        )
+    return ZuoraCredentials(client_id=secret["clientId"], client_secret=secret["clientSecret"])
+
+
+def zuora_client(settings: Settings, sync_id: str) -> ZuoraClient:
+    if not settings.zuora_secret_arn:
+        raise PermanentSyncError("ZUORA_SECRET_ARN is not configured", code=ErrorCode.ZUORA_AUTH_FAILED)
+    secret_arn = settings.zuora_secret_arn
+    return ZuoraClient(
+        settings.zuora_base_url,
+        lambda: credentials_from_secret(secret_arn),
+        api_version=settings.zuora_api_version,
+        track_id=sync_id,
+        connect_timeout=settings.zuora_connect_timeout_seconds,
+        read_timeout=settings.zuora_read_timeout_seconds,
+        max_attempts=settings.zuora_max_attempts,
+    )

@@ -1,0 +1,82 @@
+"""Job status and the notification LFS shows."""
+
+from __future__ import annotations
+
+import json
+
+from limio_sync.errors import ErrorCode, TransientSyncError, for_state_machine
+from limio_sync.jobs import failure_from_caught_error, results_from_map_output, summarize
+from limio_sync.models import JobStatus, Outcome, SubscriptionResult
+
+
+def ok(number, outcome=Outcome.UPDATED):
+    return SubscriptionResult(subscriptionNumber=number, outcome=outcome)
+
+
+def failed(number):
+    return SubscriptionResult(subscriptionNumber=number, outcome=Outcome.FAILED, errorCode=ErrorCode.ZUORA_BAD_RESPONSE, message="x")
+
+
+def lambda_cause(error: Exception) -> str:
+    return json.dumps({"errorMessage": str(error), "errorType": type(error).__name__, "stackTrace": ["..."]})
+
+
+def test_all_synced_is_succeeded_with_counts():
+    status, counts, failed_names, notification = summarize([ok("A-S1"), ok("A-S2", Outcome.UNCHANGED), ok("A-S3", Outcome.CREATED)])
+
+    assert status is JobStatus.SUCCEEDED and failed_names == []
+    assert counts == {"CREATED": 1, "UPDATED": 1, "UNCHANGED": 1, "FAILED": 0}
+    assert notification.startswith("All 3 subscriptions are in sync")
+
+
+def test_some_failed_names_every_failed_subscription():
+    status, _, failed_names, notification = summarize([ok("A-S1"), failed("A-S3"), failed("A-S2")])
+
+    assert status is JobStatus.PARTIALLY_FAILED
+    assert failed_names == ["A-S2", "A-S3"]
+    assert notification == "1 of 3 subscriptions synced. 2 failed: A-S2, A-S3."
+
+
+def test_all_failed_is_failed_and_names_them():
+    status, _, failed_names, notification = summarize([failed("A-S1"), failed("A-S2")])
+
+    assert status is JobStatus.FAILED and failed_names == ["A-S1", "A-S2"]
+    assert "A-S1, A-S2" in notification
+
+
+def test_no_subscriptions_is_a_success_that_says_so():
+    status, _, _, notification = summarize([])
+    assert status is JobStatus.SUCCEEDED and "No subscriptions" in notification
+
+
+def test_a_transient_error_caught_after_retries_keeps_its_code_and_is_retryable():
+    raised = for_state_machine(TransientSyncError("Zuora throttled the request", code=ErrorCode.ZUORA_RATE_LIMITED))
+    caught = {"Error": type(raised).__name__, "Cause": lambda_cause(raised)}
+
+    [result] = results_from_map_output([{"subscriptionNumber": "A-S9", "outcome": "FAILED", "caughtError": caught}])
+
+    assert result.outcome is Outcome.FAILED and result.retryable
+    assert result.errorCode is ErrorCode.ZUORA_RATE_LIMITED
+    assert "A-S9" in result.message and "throttled" in result.message
+
+
+def test_a_lambda_timeout_becomes_a_failed_receipt_naming_the_subscription():
+    [result] = results_from_map_output([{"subscriptionNumber": "A-S7", "outcome": "FAILED", "caughtError": {"Error": "States.Timeout", "Cause": "timed out"}}])
+
+    assert result.outcome is Outcome.FAILED and result.retryable
+    assert "A-S7" in result.message
+
+
+def test_plan_failures_keep_the_customer_not_found_code():
+    from limio_sync.errors import CustomerNotFound
+
+    raised = for_state_machine(CustomerNotFound("No Zuora account has CRM ID 001."))
+    failure = failure_from_caught_error("plan", {"Error": type(raised).__name__, "Cause": lambda_cause(raised)})
+
+    assert failure.errorCode is ErrorCode.CUSTOMER_NOT_FOUND
+    assert failure.message == "No Zuora account has CRM ID 001."
+
+
+def test_an_unexplained_gather_failure_still_gives_a_reason():
+    failure = failure_from_caught_error("gather", {"Error": "Lambda.Unknown", "Cause": "boom"})
+    assert failure.errorCode is ErrorCode.GATHERING_FAILED and "Lambda.Unknown" in failure.message
