@@ -1,0 +1,56 @@
+# Two commands matter on a fresh machine: `make demo` (a local sync end to end) and `make test` (every check).
+# Each installs what it needs into .venv from the locked requirements.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 3000
+ZUORA_TENANT ?= local/tenants/demo.json
+SAM_VENV := .venv-sam
+export AWS_DEFAULT_REGION ?= eu-west-2
+export SAM_CLI_TELEMETRY := 0
+
+.PHONY: install demo serve test lint unit integration openapi sam-check clean
+
+$(BIN)/.installed: requirements/dev.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements/dev.lock
+	touch $@
+
+install: $(BIN)/.installed
+
+## demo: start the local stack, sync the demo customer as LFS would, print the result
+demo: install
+	$(BIN)/python -m local.demo --tenant $(ZUORA_TENANT)
+
+## serve: the local stack as a long-running server on PORT (default 3000), tenant ZUORA_TENANT
+serve: install
+	$(BIN)/python -m local.serve --port $(PORT) --tenant $(ZUORA_TENANT)
+
+## test: every check (lint, template lint, unit and integration tests)
+test: install lint unit integration
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/cfn-lint template.yaml
+
+unit: install
+	$(BIN)/pytest tests/unit -q
+
+integration: install
+	$(BIN)/pytest tests/integration -q
+
+## openapi: write the OpenAPI document generated from the API code
+openapi: install
+	$(BIN)/python -m local.openapi > docs/openapi.json
+
+## sam-check: `sam validate --lint` and `sam build` in their own environment (aws-sam-cli pins other versions)
+sam-check:
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check aws-sam-cli==1.170.0
+	$(SAM_VENV)/bin/sam validate --lint --template template.yaml
+	PATH="$(dir $(shell command -v python3.13)):$$PATH" $(SAM_VENV)/bin/sam build --template template.yaml
+
+clean:
+	rm -rf .aws-sam .pytest_cache .ruff_cache

@@ -1,0 +1,88 @@
+"""The whole service on one machine: the Zuora emulator, the SAM application on moto (real state machine,
+real handlers) and the API on localhost. Used by `make serve`, `make demo` and the integration tests."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer
+
+from local.api_gateway import LocalApiGateway
+from local.cloud import LocalCloud
+from local.zuora_emulator import ZuoraEmulator
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "template.yaml"
+DEMO_TENANT = ROOT / "local" / "tenants" / "demo.json"
+CREDENTIALS_SECRET = "ZuoraCredentialsSecret"
+
+
+class LocalSyncService:
+    """Start with `with LocalSyncService(tenant) as service:`; `service.api_url` is the API base URL."""
+
+    def __init__(
+        self,
+        tenant: str | Path | dict = DEMO_TENANT,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        parameter_overrides: dict[str, str] | None = None,
+        environment_overrides: dict[str, str] | None = None,
+    ):
+        self.emulator = ZuoraEmulator(tenant)
+        self._host, self._port = host, port
+        self._parameters = {"MapMaxConcurrency": "10", "LogLevel": "WARNING", **(parameter_overrides or {})}
+        self._environment = environment_overrides or {}
+        self.cloud: LocalCloud | None = None
+        self.gateway: LocalApiGateway | None = None
+        self.api_url = ""
+
+    def start(self) -> str:
+        zuora_url = self.emulator.start(host="127.0.0.1", port=0)
+        self.cloud = LocalCloud(
+            template_path=TEMPLATE,
+            parameter_overrides=self._parameters,
+            environment_overrides={"ZUORA_BASE_URL": zuora_url, **self._environment},
+        )
+        self.cloud.start()
+        self._store_zuora_credentials()
+        self.gateway = LocalApiGateway(self.cloud, host=self._host, port=self._port)
+        self.api_url = self.gateway.start()
+        return self.api_url
+
+    def stop(self) -> None:
+        if self.gateway:
+            self.gateway.stop()
+        if self.cloud:
+            self.cloud.stop()
+        self.emulator.stop()
+
+    def __enter__(self) -> LocalSyncService:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def _store_zuora_credentials(self) -> None:
+        """Locally, the credentials the functions read from Secrets Manager are the emulator tenant's."""
+        assert self.cloud is not None
+        secret_arn = self.cloud.template.secrets[CREDENTIALS_SECRET].arn
+        self.cloud.client("secretsmanager").put_secret_value(
+            SecretId=secret_arn,
+            SecretString=json.dumps({"clientId": self.emulator.client_id, "clientSecret": self.emulator.client_secret}),
+        )
+
+    def limio_subscriptions(self) -> list[dict]:
+        """Every subscription record Limio holds (the local table), sorted by number."""
+        assert self.cloud is not None
+        table = self.cloud.template.tables["LimioSubscriptionsTable"].name
+        items: list[dict] = []
+        paginator = self.cloud.client("dynamodb").get_paginator("scan")
+        for page in paginator.paginate(TableName=table):
+            items.extend(page["Items"])
+        plain = TypeDeserializer()
+        records = [{k: plain.deserialize(v) for k, v in item.items()} for item in items]
+        return sorted(records, key=lambda r: r["subscriptionNumber"])

@@ -1,0 +1,187 @@
+"""End to end, as LFS uses it: POST /syncs over HTTP, the real state machine on moto runs the real handlers
+against the Zuora emulator, and GET /syncs/{id} reports every subscription's outcome."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+from local.lfs_client import poll_until_done, start_sync
+from local.service import LocalSyncService
+from tests import zuora_fixtures as z
+
+HAPPY = z.salesforce_id("HAPPY1")  # two Zuora accounts, all subscriptions fine
+MIXED = z.salesforce_id("MIXED1")  # one broken subscription among good ones
+BROKEN = z.salesforce_id("BROKEN1")  # every subscription broken
+LARGE = z.salesforce_id("LARGE1")  # more than one page of 40
+UNKNOWN = z.salesforce_id("NOBODY1")  # no Zuora account
+
+
+def scenario_tenant() -> dict:
+    accounts = [
+        z.account("A00000101", HAPPY),
+        z.account("A00000102", HAPPY),
+        z.account("A00000201", MIXED),
+        z.account("A00000301", BROKEN),
+        z.account("A00000401", LARGE),
+        z.account("A00000501", None),
+    ]
+    subscriptions = [
+        z.subscription("A-S00000101", "A00000101"),
+        z.subscription("A-S00000102", "A00000101", status="Cancelled", auto_renew=False),
+        z.subscription("A-S00000103", "A00000102", version=3, term_start="2026-06-01", term_end="2027-06-01"),
+        z.subscription("A-S00000104", "A00000102", status="Suspended"),
+        z.subscription("A-S00000201", "A00000201"),
+        z.subscription("A-S00000202", "A00000201", broken=True),
+        z.subscription("A-S00000203", "A00000201", term_end=None),
+        z.subscription("A-S00000301", "A00000301", broken=True),
+        z.subscription("A-S00000302", "A00000301", broken=True),
+        *[z.subscription(f"A-S0000{4000 + i}", "A00000401", updated=f"2026-10-{1 + i % 28:02d}") for i in range(45)],
+        z.subscription("A-S00000501", "A00000501"),
+    ]
+    return z.tenant(accounts, subscriptions)
+
+
+@pytest.fixture(scope="module")
+def service():
+    with LocalSyncService(scenario_tenant()) as running:
+        yield running
+
+
+def sync(service: LocalSyncService, customer: dict) -> dict:
+    started = start_sync(service.api_url, customer)
+    assert started["status"] == "RUNNING"
+    return poll_until_done(started["statusUrl"], timeout=90)
+
+
+def outcomes(job: dict) -> dict[str, str]:
+    return {r["subscriptionNumber"]: r["outcome"] for r in job["subscriptions"]}
+
+
+def test_a_customer_with_two_zuora_accounts_syncs_every_subscription(service):
+    job = sync(service, {"salesforceAccountId": HAPPY})
+
+    assert job["status"] == "SUCCEEDED"
+    assert outcomes(job) == {n: "CREATED" for n in ("A-S00000101", "A-S00000102", "A-S00000103", "A-S00000104")}
+    assert job["total"] == 4 and job["failedSubscriptions"] == []
+    assert job["notification"].startswith("All 4 subscriptions are in sync")
+    assert job["finishedAt"] >= job["startedAt"]
+    limio = {r["subscriptionNumber"]: r for r in service.limio_subscriptions()}
+    assert limio["A-S00000102"]["status"] == "cancelled" and limio["A-S00000102"]["autoRenew"] is False
+    assert limio["A-S00000103"]["termStartDate"] == "2026-06-01" and limio["A-S00000103"]["zuoraVersion"] == 3
+    assert limio["A-S00000104"]["status"] == "suspended"
+    assert {limio[n]["customerId"] for n in outcomes(job)} == {limio["A-S00000101"]["customerId"]}
+
+
+def test_syncing_again_changes_nothing(service):
+    sync(service, {"salesforceAccountId": HAPPY})
+
+    job = sync(service, {"salesforceAccountId": HAPPY})
+
+    assert job["status"] == "SUCCEEDED"
+    assert set(outcomes(job).values()) == {"UNCHANGED"}
+
+
+def test_a_zuora_side_change_reaches_limio_on_the_next_sync(service):
+    sync(service, {"zuoraAccountNumber": "A00000501"})
+    service.emulator.update_subscription("A-S00000501", termStartDate="2027-03-01", termEndDate="2028-03-01", autoRenew=False)
+
+    job = sync(service, {"zuoraAccountNumber": "A00000501"})
+
+    assert outcomes(job) == {"A-S00000501": "UPDATED"}
+    [record] = [r for r in service.limio_subscriptions() if r["subscriptionNumber"] == "A-S00000501"]
+    assert (record["termEndDate"], record["autoRenew"], record["zuoraVersion"]) == ("2028-03-01", False, 2)
+
+
+def test_a_failing_subscription_is_named_and_the_others_still_sync(service):
+    job = sync(service, {"salesforceAccountId": MIXED})
+
+    assert job["status"] == "PARTIALLY_FAILED"
+    assert outcomes(job) == {"A-S00000201": "CREATED", "A-S00000202": "FAILED", "A-S00000203": "CREATED"}
+    assert job["failedSubscriptions"] == ["A-S00000202"]
+    assert "A-S00000202" in job["notification"] and "2 of 3" in job["notification"]
+    [failed] = [r for r in job["subscriptions"] if r["outcome"] == "FAILED"]
+    assert failed["errorCode"] == "ZUORA_BAD_RESPONSE" and failed["retryable"] is False
+    assert "A-S00000202" in failed["message"]
+
+
+def test_when_every_subscription_fails_the_job_fails_and_names_them_all(service):
+    job = sync(service, {"salesforceAccountId": BROKEN})
+
+    assert job["status"] == "FAILED"
+    assert job["failedSubscriptions"] == ["A-S00000301", "A-S00000302"]
+    assert "A-S00000301, A-S00000302" in job["notification"]
+
+
+def test_a_customer_with_no_zuora_account_ends_failed_with_a_clear_reason(service):
+    job = sync(service, {"salesforceAccountId": UNKNOWN})
+
+    assert job["status"] == "FAILED"
+    assert job["error"]["errorCode"] == "CUSTOMER_NOT_FOUND"
+    assert UNKNOWN in job["error"]["message"] and UNKNOWN in job["notification"]
+    assert job["subscriptions"] == [] and job["finishedAt"]
+
+
+def test_an_unknown_zuora_account_number_ends_failed_with_a_clear_reason(service):
+    job = sync(service, {"zuoraAccountNumber": "A99999999"})
+
+    assert job["status"] == "FAILED" and job["error"]["errorCode"] == "CUSTOMER_NOT_FOUND"
+    assert "A99999999" in job["notification"]
+
+
+def test_more_than_one_page_of_subscriptions_is_synced_completely(service):
+    service.emulator.reset_stats()
+
+    job = sync(service, {"salesforceAccountId": LARGE})
+
+    assert job["status"] == "SUCCEEDED" and job["total"] == 45
+    assert len(outcomes(job)) == 45 and set(outcomes(job).values()) == {"CREATED"}
+
+
+def test_unknown_sync_id_is_404_with_a_json_error(service):
+    reply = requests.get(f"{service.api_url}/syncs/sync-{'0' * 32}", timeout=5)
+
+    assert reply.status_code == 404
+    assert reply.json()["error"]["code"] == "SYNC_NOT_FOUND"
+
+
+def test_a_malformed_sync_id_is_400_naming_the_field(service):
+    reply = requests.get(f"{service.api_url}/syncs/not-a-sync-id", timeout=5)
+
+    assert reply.status_code == 400
+    assert reply.json()["error"]["details"][0]["field"] == "syncId"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({}, "body"),
+        ({"salesforceAccountId": "001"}, "salesforceAccountId"),
+        ({"zuoraAccountNumber": "A1", "colour": "red"}, "colour"),
+    ],
+)
+def test_bad_start_requests_are_400_and_start_nothing(service, body, field):
+    reply = requests.post(f"{service.api_url}/syncs", json=body, timeout=5)
+
+    assert reply.status_code == 400
+    error = reply.json()["error"]
+    assert error["code"] == "VALIDATION_ERROR"
+    assert field in error["message"] or any(d["field"] == field for d in error["details"])
+
+
+def test_a_body_that_is_not_json_is_a_400(service):
+    reply = requests.post(f"{service.api_url}/syncs", data="{not json", headers={"Content-Type": "application/json"}, timeout=5)
+
+    assert reply.status_code == 400
+    assert reply.json()["error"]["code"] == "VALIDATION_ERROR"
+
+
+def test_start_answers_202_with_location_and_retry_after(service):
+    reply = requests.post(f"{service.api_url}/syncs", json={"zuoraAccountNumber": "A00000501"}, timeout=5)
+
+    assert reply.status_code == 202
+    body = reply.json()
+    assert body["status"] == "RUNNING" and body["syncId"].startswith("sync-")
+    assert reply.headers["Location"] == body["statusUrl"] and body["statusUrl"].endswith(f"/v1/syncs/{body['syncId']}")
+    assert int(reply.headers["Retry-After"]) >= 1
+    poll_until_done(body["statusUrl"])
