@@ -8,6 +8,7 @@ subscriptions as Limio now holds them together with the notification LFS would d
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import sys
 from pathlib import Path
@@ -30,14 +31,51 @@ def show_progress(job: dict, elapsed: float) -> None:
 
 
 def print_subscriptions(records: list[dict]) -> None:
-    header = f"{'Subscription':<14} {'Status':<10} {'Start':<11} {'Term start':<11} {'Term end':<11} {'Auto-renew':<10} {'Zuora account':<13} {'Ver':>3}"
-    print(header)
-    print("-" * len(header))
+    widths = (14, 10, 11, 11, 11, 10, 10, 3)
+    header = ("Subscription", "Status", "Start", "Term start", "Term end", "Auto-renew", "Account", "Ver")
+    print(" ".join(f"{name:<{width}}" for name, width in zip(header, widths, strict=True)))
+    print("-" * (sum(widths) + len(widths) - 1))
     for r in records:
-        print(
-            f"{r['subscriptionNumber']:<14} {r['status']:<10} {r['subscriptionStartDate']:<11} {r['termStartDate']:<11} "
-            f"{r.get('termEndDate') or '(evergreen)':<11} {'yes' if r['autoRenew'] else 'no':<10} {r['zuoraAccountNumber']:<13} {int(r['zuoraVersion']):>3}"
+        row = (
+            r["subscriptionNumber"],
+            r["status"],
+            r["subscriptionStartDate"],
+            r["termStartDate"],
+            r.get("termEndDate") or "(evergreen)",
+            "yes" if r["autoRenew"] else "no",
+            r["zuoraAccountNumber"],
+            str(int(r["zuoraVersion"])),
         )
+        print(" ".join(f"{value:<{width}}" for value, width in zip(row, widths, strict=True)))
+
+
+def lfs_sync(service: LocalSyncService, customer: dict) -> dict:
+    """Press Sync: start, poll with visible progress, show what LFS shows afterwards."""
+    started = start_sync(service.api_url, customer)
+    print(f"  202 Accepted: syncId={started['syncId']}  Location={started['location']}  Retry-After={started['retryAfter']}s")
+    job = poll_until_done(started["statusUrl"], on_progress=show_progress)
+    records = service.limio_subscriptions()
+    print(f"\nLFS refreshes the list: the customer's subscriptions as Limio now holds them ({len(records)}):\n")
+    print_subscriptions(records)
+    print("\nPer-subscription outcome:")
+    for receipt in job["subscriptions"]:
+        detail = f"  {receipt['errorCode']}: {receipt['message']}" if receipt["outcome"] == "FAILED" else ""
+        print(f"  {receipt['subscriptionNumber']:<14} {receipt['outcome']:<9}{detail}")
+    print(f"\nStatus: {job['status']}   counts: {job['counts']}")
+    print(f"LFS notification: {job['notification']}")
+    return job
+
+
+def renew_in_zuora(service: LocalSyncService) -> str:
+    """A change made outside Limio: Zuora auto-renews the first active, auto-renewing, termed subscription."""
+    records = service.limio_subscriptions()
+    number = next(r["subscriptionNumber"] for r in records if r["status"] == "active" and r["autoRenew"] and r.get("termEndDate"))
+    current = service.emulator.subscription(number)
+    old_end = dt.date.fromisoformat(current["termEndDate"])
+    new_end = old_end.replace(year=old_end.year + 1)
+    service.emulator.update_subscription(number, termStartDate=old_end.isoformat(), termEndDate=new_end.isoformat())
+    print(f"Zuora auto-renews {number}: term {old_end} → {new_end} (a new Zuora version, made outside Limio)")
+    return number
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,22 +87,18 @@ def main(argv: list[str] | None = None) -> int:
     print("Starting the local stack (Zuora emulator, Step Functions and Lambda on moto, API on localhost)...")
     with LocalSyncService(args.tenant) as service:
         print(f"API: {service.api_url}   Zuora emulator: {service.emulator.base_url}\n")
-        print(f"LFS: Sync clicked for {customer}")
-        started = start_sync(service.api_url, customer)
-        print(f"  202 Accepted: syncId={started['syncId']}  Location={started['location']}  Retry-After={started['retryAfter']}s")
-        job = poll_until_done(started["statusUrl"], on_progress=show_progress)
+        print(f"== 1. LFS: Sync clicked for {customer}")
+        first = lfs_sync(service, customer)
 
-        print(f"\nLFS refreshes the list: the customer's subscriptions as Limio now holds them ({len(service.limio_subscriptions())}):\n")
-        print_subscriptions(service.limio_subscriptions())
-        print("\nPer-subscription outcome:")
-        for receipt in job["subscriptions"]:
-            detail = f"  {receipt['errorCode']}: {receipt['message']}" if receipt["outcome"] == "FAILED" else ""
-            print(f"  {receipt['subscriptionNumber']:<14} {receipt['outcome']:<9}{detail}")
-        print(f"\nStatus: {job['status']}   counts: {job['counts']}")
-        print(f"LFS notification: {job['notification']}")
-        if job.get("failedSubscriptions"):
-            print(f"Failed subscriptions: {', '.join(job['failedSubscriptions'])}")
-    return 0 if job["status"] in {"SUCCEEDED", "PARTIALLY_FAILED"} else 1
+        print("\n== 2. Meanwhile, in Zuora")
+        renewed = renew_in_zuora(service)
+
+        print(f"\n== 3. LFS: Sync clicked again for {customer}")
+        second = lfs_sync(service, customer)
+        outcome = {r["subscriptionNumber"]: r["outcome"] for r in second["subscriptions"]}[renewed]
+        print(f"\nThe Zuora renewal of {renewed} reached Limio: outcome {outcome}.")
+    healthy = first["status"] != "RUNNING" and outcome == "UPDATED"
+    return 0 if healthy else 1
 
 
 if __name__ == "__main__":

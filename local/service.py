@@ -16,7 +16,7 @@ from local.zuora_emulator import ZuoraEmulator
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
 DEMO_TENANT = ROOT / "local" / "tenants" / "demo.json"
-CREDENTIALS_SECRET = "ZuoraCredentialsSecret"
+CREDENTIALS_SECRET = "ZuoraCredentialsSecret"  # noqa: S105 - the logical id of the secret, not a secret
 
 
 class LocalSyncService:
@@ -30,11 +30,13 @@ class LocalSyncService:
         port: int = 0,
         parameter_overrides: dict[str, str] | None = None,
         environment_overrides: dict[str, str] | None = None,
+        emit_metrics: bool = False,
     ):
         self.emulator = ZuoraEmulator(tenant)
         self._host, self._port = host, port
         self._parameters = {"MapMaxConcurrency": "10", "LogLevel": "WARNING", **(parameter_overrides or {})}
-        self._environment = environment_overrides or {}
+        # Metrics are CloudWatch EMF lines on stdout; locally they would drown the demo's output.
+        self._environment = {"POWERTOOLS_METRICS_DISABLED": str(not emit_metrics).lower(), **(environment_overrides or {})}
         self.cloud: LocalCloud | None = None
         self.gateway: LocalApiGateway | None = None
         self.api_url = ""

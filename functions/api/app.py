@@ -8,6 +8,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
 
 from limio_sync import api
 from limio_sync.config import get_settings
@@ -34,6 +35,7 @@ def start_sync(request: api.StartSyncRequest) -> Response[api.StartSyncResponse]
         now=utc_now(),
     )
     bind_sync_context(sync_id=job.syncId)
+    metrics.add_metric(name="SyncsStarted", unit=MetricUnit.Count, value=1)
     location = f"/syncs/{job.syncId}"
     body = api.StartSyncResponse(syncId=job.syncId, status=job.status, statusUrl=_absolute_url(location))
     return Response(

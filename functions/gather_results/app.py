@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict
 
 from limio_sync.config import get_settings
@@ -33,5 +34,6 @@ def lambda_handler(event: dict, context) -> dict:
         job = JobStore(get_settings().jobs_table_name).complete(request.syncId, results)
     except SyncError as error:
         raise for_state_machine(error) from error
+    metrics.add_metric(name=f"Jobs{job.status.value.title().replace('_', '')}", unit=MetricUnit.Count, value=1)
     logger.info("Sync finished", extra={"status": job.status, "counts": job.counts, "failed": job.failedSubscriptions})
     return {"syncId": job.syncId, "status": job.status.value, "counts": job.counts, "failedSubscriptions": job.failedSubscriptions}

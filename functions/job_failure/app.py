@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict
 
 from limio_sync.config import get_settings
@@ -29,5 +30,6 @@ def lambda_handler(event: dict, context) -> dict:
     bind_sync_context(sync_id=request.syncId)
     failure = failure_from_caught_error(request.stage, request.error)
     ended = JobStore(get_settings().jobs_table_name).fail(request.syncId, failure)
+    metrics.add_metric(name="JobsFailed", unit=MetricUnit.Count, value=1)
     logger.warning("Sync job failed", extra={"stage": request.stage, "error_code": failure.errorCode, "ended_now": ended})
     return {"syncId": request.syncId, "status": "FAILED", "error": failure.model_dump(mode="json")}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict
 
 from limio_sync.config import get_settings
@@ -39,4 +40,5 @@ def lambda_handler(event: dict, context) -> dict:
     except SyncError as error:
         raise for_state_machine(error) from error
     JobStore(settings.jobs_table_name).record_plan(request.syncId, plan.total)
+    metrics.add_metric(name="SubscriptionsPlanned", unit=MetricUnit.Count, value=plan.total)
     return plan.model_dump(mode="json", exclude_none=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict
 
 from limio_sync.config import get_settings
@@ -36,4 +37,5 @@ def lambda_handler(event: dict, context) -> dict:
         store=LimioSubscriptionStore(settings.subscriptions_table_name),
         now=utc_now,
     )
+    metrics.add_metric(name=f"Subscriptions{result.outcome.value.capitalize()}", unit=MetricUnit.Count, value=1)
     return result.model_dump(mode="json", exclude_none=True)

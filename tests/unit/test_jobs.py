@@ -61,7 +61,8 @@ def test_a_transient_error_caught_after_retries_keeps_its_code_and_is_retryable(
 
 
 def test_a_lambda_timeout_becomes_a_failed_receipt_naming_the_subscription():
-    [result] = results_from_map_output([{"subscriptionNumber": "A-S7", "outcome": "FAILED", "caughtError": {"Error": "States.Timeout", "Cause": "timed out"}}])
+    caught = {"Error": "States.Timeout", "Cause": "timed out"}
+    [result] = results_from_map_output([{"subscriptionNumber": "A-S7", "outcome": "FAILED", "caughtError": caught}])
 
     assert result.outcome is Outcome.FAILED and result.retryable
     assert "A-S7" in result.message

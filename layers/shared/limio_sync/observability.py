@@ -6,6 +6,8 @@ Every module logs through `logger`; handlers bind the sync id and subscription n
 
 from __future__ import annotations
 
+import warnings
+
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
 SERVICE = "limio-subscription-sync"
@@ -14,6 +16,9 @@ METRICS_NAMESPACE = "LimioSubscriptionSync"
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE)
 tracer = Tracer(service=SERVICE)
+
+# A read (GET /syncs/{id}) publishes no metric by design; that is not worth a warning per request.
+warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
 
 
 def bind_sync_context(*, sync_id: str | None = None, subscription_number: str | None = None) -> None:

@@ -54,7 +54,7 @@ class JobStore:
         if header is None:
             return None
         receipts = sorted(
-            (SubscriptionResult.model_validate(_strip_keys(i)) for i in items if i["itemKey"].startswith(RECEIPT_PREFIX)),
+            (SubscriptionResult.model_validate(_strip_keys(i, "syncId")) for i in items if i["itemKey"].startswith(RECEIPT_PREFIX)),
             key=lambda r: r.subscriptionNumber,
         )
         return SyncJob.model_validate({**_strip_keys(header), "subscriptions": [r.model_dump() for r in receipts]})
@@ -133,8 +133,8 @@ class JobStore:
                 kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
-def _strip_keys(item: dict) -> dict:
-    return {k: v for k, v in item.items() if k not in {"itemKey", "expiresAt"}}
+def _strip_keys(item: dict, *extra: str) -> dict:
+    return {k: v for k, v in item.items() if k not in {"itemKey", "expiresAt", *extra}}
 
 
 class _ConditionOutcome:

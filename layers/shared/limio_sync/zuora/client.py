@@ -1,0 +1,370 @@
+"""The Zuora REST client: the only module that talks HTTP to Zuora (see the reference notes, zuora.md).
+
+It authenticates with OAuth client credentials (one cached token per tenant and client id, shared by every
+client of the process), turns every failure into a `ZuoraError`, and retries the transient ones the way
+Zuora recommends (§5.4): full-jitter exponential backoff that waits at least `Retry-After`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import random
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+from urllib.parse import parse_qsl, quote, urlsplit
+
+import requests
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from limio_sync.observability import logger
+from limio_sync.zuora.errors import (
+    OAUTH_RESOURCE,
+    ZuoraAuthError,
+    ZuoraError,
+    ZuoraMalformedResponse,
+    ZuoraRequestRejected,
+    ZuoraTimeout,
+    error_for_response,
+    error_for_token_response,
+)
+from limio_sync.zuora.models import ZuoraAccountRef, ZuoraCredentials
+from limio_sync.zuora.token_cache import AccessToken, shared_token_cache
+
+USER_AGENT = "limio-subscription-sync/1.0"
+MAX_SUBSCRIPTION_PAGE_SIZE = 40  # Zuora's maximum for the subscriptions-by-account list
+ACCOUNT_QUERY_PAGE_SIZE = 99  # Object Query's maximum
+ACCOUNT_QUERY_FIELDS = "id,accountnumber,name,status,crmid"
+DEFAULT_TOKEN_LIFETIME_SECONDS = 3600.0
+
+_CRM_ID = re.compile(r"[A-Za-z0-9]+")  # nothing that could change the meaning of an Object Query filter
+_TRACK_ID = re.compile(r"[\x20-\x7e]{1,64}")
+_TRACK_ID_FORBIDDEN = frozenset(":;\"'")
+
+Params = dict[str, Any] | list[tuple[str, Any]]
+CredentialsSource = ZuoraCredentials | Callable[[], ZuoraCredentials]
+
+
+class ZuoraClient:
+    """Reads accounts and subscriptions from one Zuora tenant.
+
+    Every call either returns validated data or raises a `ZuoraError` subclass whose `retryable` says
+    whether the caller may try again later; transient failures have already been retried here.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        credentials: CredentialsSource,
+        *,
+        api_version: str = "2025-08-12",
+        track_id: str | None = None,
+        connect_timeout: float = 3.05,
+        read_timeout: float = 30.0,
+        max_attempts: int = 4,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 20.0,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        session: requests.Session | None = None,
+        rng: random.Random | None = None,
+        limiter: Callable[[], contextlib.AbstractContextManager[Any]] | None = None,
+    ):
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        self._base_url = base_url.rstrip("/")
+        self._credentials = _LazyCredentials(credentials)
+        self._api_version = api_version
+        self._track_id = _valid_track_id(track_id)
+        self._timeout = (connect_timeout, read_timeout)
+        self._max_attempts = max_attempts
+        self._backoff_base = backoff_base
+        self._backoff_cap = backoff_cap
+        self._sleep = sleep
+        self._clock = clock
+        self._session = session or requests.Session()
+        self._rng = rng or random.Random()
+        self._limiter = limiter or contextlib.nullcontext
+
+    def with_track_id(self, track_id: str) -> ZuoraClient:
+        """A copy that tags its requests with `track_id`; it shares this client's session, credentials and token."""
+        tagged = copy.copy(self)
+        tagged._track_id = _valid_track_id(track_id)
+        return tagged
+
+    def find_accounts_by_crm_id(self, crm_id: str) -> list[ZuoraAccountRef]:
+        """Every account whose CrmId is `crm_id` (Zuora does not make it unique: expect 0..n).
+
+        A `crm_id` with anything but letters and digits raises `ZuoraRequestRejected` without calling Zuora.
+        """
+        if not _CRM_ID.fullmatch(crm_id):
+            raise ZuoraRequestRejected(
+                f"CRM id {crm_id[:40]!r} was not sent to Zuora: a Salesforce id has only letters and digits"
+            )
+        resource = f"accounts with CRM id {crm_id}"
+        query = [
+            ("filter[]", f"crmid.EQ:{crm_id}"),
+            ("fields[]", ACCOUNT_QUERY_FIELDS),
+            ("pageSize", ACCOUNT_QUERY_PAGE_SIZE),
+        ]
+        accounts: list[ZuoraAccountRef] = []
+        cursors_seen: set[str] = set()
+        params = query
+        while True:
+            body = self._get_json("/object-query/accounts", params, resource)
+            accounts.extend(_account_refs(body, resource))
+            cursor = body.get("nextPage")
+            if not cursor:
+                return accounts
+            if not isinstance(cursor, str) or cursor in cursors_seen:
+                raise ZuoraMalformedResponse.about(resource, detail="nextPage is not a new cursor")
+            cursors_seen.add(cursor)
+            params = [*query, ("cursor", cursor)]
+
+    def get_account(self, account_key: str) -> ZuoraAccountRef:
+        """The account by number or id."""
+        resource = f"account {account_key}"
+        body = self._get_json(f"/v1/accounts/{_path_segment(account_key)}", {}, resource)
+        return _account_ref(body.get("basicInfo"), resource)
+
+    def iter_subscription_pages(
+        self, account_key: str, page_size: int = MAX_SUBSCRIPTION_PAGE_SIZE
+    ) -> Iterator[list[dict[str, Any]]]:
+        """The raw subscriptions of an account, one page at a time (a page may be empty).
+
+        `page_size` above Zuora's maximum of 40 raises `ValueError` rather than being silently clamped.
+        """
+        if not 1 <= page_size <= MAX_SUBSCRIPTION_PAGE_SIZE:
+            raise ValueError(f"page_size must be between 1 and {MAX_SUBSCRIPTION_PAGE_SIZE}, not {page_size}")
+        resource = f"subscriptions of account {account_key}"
+        path = f"/v1/subscriptions/accounts/{_path_segment(account_key)}"
+        params = {"page": 1, "pageSize": page_size}
+        pages_seen: set[int] = set()
+        while True:
+            pages_seen.add(params["page"])
+            body = self._get_json(path, params, resource)
+            yield _subscriptions_of(body, resource)
+            next_page = body.get("nextPage")
+            if not next_page:
+                return
+            params = _next_page_params(next_page, page_size, resource)
+            if params["page"] in pages_seen:
+                raise ZuoraMalformedResponse.about(resource, detail=f"nextPage repeats page {params['page']}")
+
+    def get_subscription(self, subscription_key: str) -> dict[str, Any]:
+        """The latest version of a subscription, by number or id, as Zuora sent it."""
+        return self._get_json(
+            f"/v1/subscriptions/{_path_segment(subscription_key)}", {}, f"subscription {subscription_key}"
+        )
+
+    def _get_json(self, path: str, params: Params, resource: str) -> dict[str, Any]:
+        """GET a Zuora JSON object, retrying transient failures with full-jitter exponential backoff."""
+        attempt = 1
+        while True:
+            try:
+                return self._get_json_once(path, params, resource)
+            except ZuoraError as error:
+                delay = self._delay_before_retry(error, attempt)
+                if delay is None:
+                    raise
+                logger.warning(
+                    "Retrying a Zuora request",
+                    extra={
+                        "method": "GET",
+                        "path": path,
+                        "http_status": error.http_status,
+                        "error_code": error.code.value,
+                        "attempt": attempt,
+                        "delay_seconds": round(delay, 3),
+                        "zuora_request_id": error.request_id,
+                    },
+                )
+                self._sleep(delay)
+                attempt += 1
+
+    def _delay_before_retry(self, error: ZuoraError, attempt: int) -> float | None:
+        """Seconds to wait before the next attempt, or None when retrying here cannot or should not help.
+
+        A `Retry-After` longer than the backoff cap is not waited out inside a Lambda: the error goes up with
+        `retry_after` set so the caller (the state machine) can wait instead.
+        """
+        if not error.retryable or attempt >= self._max_attempts:
+            return None
+        if error.retry_after is not None and error.retry_after > self._backoff_cap:
+            return None
+        jitter = self._rng.uniform(0, min(self._backoff_cap, self._backoff_base * 2 ** (attempt - 1)))
+        return max(jitter, error.retry_after or 0.0)
+
+    def _get_json_once(self, path: str, params: Params, resource: str) -> dict[str, Any]:
+        response = self._send_authorized(path, params, resource)
+        body = _json_object(response)
+        if 200 <= response.status_code < 300 and body is not None and body.get("success") is not False:
+            return body
+        raise error_for_response(resource, status=response.status_code, headers=response.headers, body=body)
+
+    def _send_authorized(self, path: str, params: Params, resource: str) -> requests.Response:
+        token = self._token()
+        response = self._send(path, params, token, resource)
+        if response.status_code != 401:
+            return response
+        # The token expired or was revoked early: Zuora's guide says fetch a new one and retry exactly once.
+        shared_token_cache.invalidate(self._token_key(), token)
+        return self._send(path, params, self._token(), resource)
+
+    def _send(self, path: str, params: Params, token: AccessToken, resource: str) -> requests.Response:
+        headers = {
+            "Authorization": f"Bearer {token.value}",
+            "Zuora-Version": self._api_version,
+            "Accept": "application/json",
+            "User-Agent": USER_AGENT,
+        }
+        if self._track_id:
+            headers["Zuora-Track-Id"] = self._track_id
+        with self._limiter(), _transport_errors(resource):
+            return self._session.get(self._base_url + path, params=params, headers=headers, timeout=self._timeout)
+
+    def _token(self) -> AccessToken:
+        return shared_token_cache.get(self._token_key(), self._fetch_token, self._clock)
+
+    def _token_key(self) -> tuple[str, str]:
+        return self._base_url, self._credentials.get().client_id
+
+    def _fetch_token(self) -> AccessToken:
+        credentials = self._credentials.get()
+        requested_at = self._clock()
+        with _transport_errors(OAUTH_RESOURCE):
+            response = self._session.post(
+                f"{self._base_url}/oauth/token",
+                data={
+                    "client_id": credentials.client_id,
+                    "client_secret": credentials.client_secret.get_secret_value(),
+                    "grant_type": "client_credentials",
+                },
+                headers={"Accept": "application/json", "User-Agent": USER_AGENT},
+                timeout=self._timeout,
+            )
+        if response.status_code != 200:
+            error = error_for_token_response(status=response.status_code, headers=response.headers)
+            if isinstance(error, ZuoraAuthError):
+                self._credentials.forget()  # so a rotated secret is read again on the next attempt
+            raise error
+        return _access_token(response, requested_at)
+
+
+class _LazyCredentials:
+    """Resolves the credentials on first use and keeps them, so Secrets Manager is not asked on every call."""
+
+    def __init__(self, source: CredentialsSource):
+        self._source = source
+        self._lock = threading.Lock()
+        self._resolved: ZuoraCredentials | None = None
+
+    def get(self) -> ZuoraCredentials:
+        with self._lock:
+            if self._resolved is None:
+                self._resolved = self._source if isinstance(self._source, ZuoraCredentials) else self._source()
+            return self._resolved
+
+    def forget(self) -> None:
+        with self._lock:
+            self._resolved = None
+
+
+class _TokenResponse(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    access_token: str = Field(min_length=1)
+    expires_in: float = Field(default=DEFAULT_TOKEN_LIFETIME_SECONDS, gt=0)
+
+
+def _access_token(response: requests.Response, requested_at: float) -> AccessToken:
+    try:
+        token = _TokenResponse.model_validate(_json_object(response))
+    except ValidationError:
+        # `from None`: the validation error would quote the body, which holds the token.
+        raise ZuoraMalformedResponse.about(
+            OAUTH_RESOURCE,
+            detail="no usable access_token",
+            request_id=response.headers.get("Zuora-Request-Id"),
+        ) from None
+    return AccessToken(value=token.access_token, expires_at=requested_at + token.expires_in)
+
+
+@contextlib.contextmanager
+def _transport_errors(resource: str) -> Iterator[None]:
+    """Turn connection failures into transient Zuora errors."""
+    try:
+        yield
+    except requests.exceptions.ContentDecodingError as exc:
+        raise ZuoraMalformedResponse.about(resource, detail="the body could not be decoded") from exc
+    except (requests.Timeout, requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
+        raise ZuoraTimeout.about(resource, detail=type(exc).__name__) from exc
+
+
+def _json_object(response: requests.Response) -> dict[str, Any] | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def _account_refs(body: dict[str, Any], resource: str) -> list[ZuoraAccountRef]:
+    records = body.get("data")
+    if not isinstance(records, list):
+        raise ZuoraMalformedResponse.about(resource, detail="no data list")
+    return [_account_ref(record, resource) for record in records]
+
+
+def _account_ref(record: Any, resource: str) -> ZuoraAccountRef:
+    try:
+        return ZuoraAccountRef.model_validate(record)
+    except ValidationError as exc:
+        fields = ", ".join(sorted({".".join(str(part) for part in err["loc"]) or "record" for err in exc.errors()}))
+        raise ZuoraMalformedResponse.about(resource, detail=f"unusable account fields: {fields}") from None
+
+
+def _subscriptions_of(body: dict[str, Any], resource: str) -> list[dict[str, Any]]:
+    subscriptions = body.get("subscriptions", [])
+    if not isinstance(subscriptions, list) or not all(isinstance(item, dict) for item in subscriptions):
+        raise ZuoraMalformedResponse.about(resource, detail="subscriptions is not a list of objects")
+    return subscriptions
+
+
+def _next_page_params(next_page: Any, page_size: int, resource: str) -> dict[str, int]:
+    """The page to ask for next, read from the query string of Zuora's absolute `nextPage` URL.
+
+    Only `page` and `pageSize` are taken: the host and path are ours, because old tenants still send
+    legacy hosts (`https://api.zuora.com/rest/v1/...`) and a response must not decide where our token is sent.
+    `pageSize` is kept from `nextPage` in case Zuora used a smaller page than we asked for.
+    """
+    query = dict(parse_qsl(urlsplit(next_page).query)) if isinstance(next_page, str) else {}
+    try:
+        page, size = int(query["page"]), int(query.get("pageSize", page_size))
+    except (KeyError, ValueError):
+        page = size = 0
+    if page < 1 or size < 1:
+        raise ZuoraMalformedResponse.about(resource, detail="nextPage has no usable page number")
+    return {"page": page, "pageSize": size}
+
+
+def _path_segment(key: str) -> str:
+    if not key:
+        raise ValueError("a Zuora key must not be empty")
+    return quote(key, safe="")
+
+
+def _valid_track_id(track_id: str | None) -> str | None:
+    """Zuora's rules for `Zuora-Track-Id`; a bad one is dropped because tracing must never fail a sync."""
+    if track_id is None:
+        return None
+    if _TRACK_ID.fullmatch(track_id) and not _TRACK_ID_FORBIDDEN.intersection(track_id):
+        return track_id
+    logger.warning(
+        "Dropping an invalid Zuora-Track-Id (at most 64 printable ASCII characters, none of : ; \" ')",
+        extra={"track_id_length": len(track_id)},
+    )
+    return None

@@ -1,0 +1,101 @@
+"""Requests and replies as the emulator sees them, and Zuora's error envelope."""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from email.message import Message
+from typing import Any
+
+JSON_CONTENT_TYPE = "application/json; charset=utf-8"
+
+# From this Zuora-Version on, errors carry their real HTTP status; before it they come back as HTTP 200.
+FIRST_VERSION_WITH_HTTP_ERROR_STATUSES = "2024-05-20"
+_DATE_VERSION = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+# The last two digits of an 8-digit Zuora error code are its category; this is the category → status table
+# Zuora applies from 2024-05-20 (zuora.md §5.1).
+_STATUS_BY_CATEGORY = {
+    10: 403,
+    11: 401,
+    20: 400,
+    21: 400,
+    22: 400,
+    23: 400,
+    27: 400,
+    30: 400,
+    40: 404,
+    45: 405,
+    50: 409,
+    60: 500,
+    61: 500,
+    70: 429,
+    90: 400,
+    99: 500,
+}
+
+NOT_FOUND = 50000040
+INVALID_VALUE = 50000020
+OVER_CONCURRENCY_LIMIT = 50000070
+INTERNAL_ERROR = 50000060
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str  # percent-decoded, without the query string
+    raw_path: str  # as sent, used to build absolute nextPage links
+    query: Mapping[str, list[str]]
+    headers: Message  # as parsed by http.server: lookups are case-insensitive
+    body: bytes
+    request_id: str  # the Zuora-Request-Id of the answer, also the envelope's requestId
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name)
+
+    def param(self, name: str) -> str | None:
+        values = self.query.get(name)
+        return values[0] if values else None
+
+
+@dataclass
+class Reply:
+    status: int
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    reset: bool = False  # close the connection without answering at all
+
+
+def json_reply(status: int, payload: Any, headers: Mapping[str, str] | None = None) -> Reply:
+    body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    return Reply(status, body, {"Content-Type": JSON_CONTENT_TYPE, **(headers or {})})
+
+
+def error_envelope(code: int, message: str, request_id: str) -> dict[str, Any]:
+    return {
+        "success": False,
+        "processId": secrets.token_hex(8).upper(),
+        "reasons": [{"code": code, "message": message}],
+        "requestId": request_id,
+    }
+
+
+def status_for_code(code: int) -> int:
+    return _STATUS_BY_CATEGORY.get(code % 100, 500)
+
+
+def uses_http_error_statuses(api_version: str) -> bool:
+    """Date versions from 2024-05-20 on; legacy numbered versions like `211.0` (and anything else) are older."""
+    version = api_version.strip()
+    return bool(_DATE_VERSION.fullmatch(version)) and version >= FIRST_VERSION_WITH_HTTP_ERROR_STATUSES
+
+
+def unauthorized_reply() -> Reply:
+    return json_reply(
+        401,
+        {"message": "Authentication error"},
+        {"WWW-Authenticate": "Basic realm=Zuora API, ZSession realm=Zuora API, Bearer realm=Zuora API"},
+    )

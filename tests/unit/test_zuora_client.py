@@ -1,0 +1,700 @@
+"""The Zuora client against faked HTTP (`responses`): auth, headers, paging, error classification, retries."""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+import responses
+
+from limio_sync.errors import ErrorCode
+from limio_sync.zuora import (
+    ZuoraAccountRef,
+    ZuoraAuthError,
+    ZuoraClient,
+    ZuoraCredentials,
+    ZuoraMalformedResponse,
+    ZuoraNotFound,
+    ZuoraRateLimited,
+    ZuoraRequestRejected,
+    ZuoraServerError,
+    ZuoraTimeout,
+    reset_token_cache,
+)
+from limio_sync.zuora.token_cache import AccessToken, TokenCache
+
+BASE = "https://rest.test.zuora.com"
+TOKEN_URL = f"{BASE}/oauth/token"
+SECRET = "s3cr3t-value-that-must-never-leak"
+CREDENTIALS = ZuoraCredentials(client_id="c" * 36, client_secret=SECRET)
+SUBSCRIPTION_URL = f"{BASE}/v1/subscriptions/A-S00001234"
+SUBSCRIPTION = {"success": True, "subscriptionNumber": "A-S00001234", "status": "Active"}
+REQUEST_ID = "610ddeec-c9dc-405e-88d1-1ba9ed912af5"
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(autouse=True)
+def _fresh_token_cache():
+    reset_token_cache()
+    yield
+    reset_token_cache()
+
+
+@pytest.fixture
+def http():
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def sleeps() -> list[float]:
+    return []
+
+
+@pytest.fixture
+def make_client(clock, sleeps):
+    def make(credentials=CREDENTIALS, **options) -> ZuoraClient:
+        options = {"sleep": sleeps.append, "clock": clock, "rng": random.Random(7), **options}
+        return ZuoraClient(BASE, credentials, **options)
+
+    return make
+
+
+def add_token(http, token: str = "token-1", expires_in: int | None = 3599) -> None:
+    body = {"access_token": token, "token_type": "bearer"}
+    if expires_in is not None:
+        body["expires_in"] = expires_in
+    http.add(responses.POST, TOKEN_URL, json=body)
+
+
+def api_calls(http) -> list:
+    return [call for call in http.calls if not call.request.url.startswith(TOKEN_URL)]
+
+
+def token_calls(http) -> list:
+    return [call for call in http.calls if call.request.url.startswith(TOKEN_URL)]
+
+
+def query_of(call) -> dict[str, list[str]]:
+    return parse_qs(urlsplit(call.request.url).query)
+
+
+def failure(code: int, message: str = "Something went wrong") -> dict:
+    return {
+        "success": False,
+        "processId": "747E0D5A53240416",
+        "reasons": [{"code": code, "message": message}],
+        "requestId": REQUEST_ID,
+    }
+
+
+# --- Authentication -------------------------------------------------------------------------------------------
+
+
+def test_one_token_serves_every_call_and_every_client(http, make_client):
+    add_token(http)
+    http.add(responses.GET, SUBSCRIPTION_URL, json=SUBSCRIPTION)
+    first, second = make_client(), make_client()
+
+    first.get_subscription("A-S00001234")
+    first.get_subscription("A-S00001234")
+    second.get_subscription("A-S00001234")
+
+    assert len(token_calls(http)) == 1
+    assert all(call.request.headers["Authorization"] == "Bearer token-1" for call in api_calls(http))
+
+
+def test_token_request_is_form_encoded_client_credentials_without_authorization(http, make_client):
+    add_token(http)
+    http.add(responses.GET, SUBSCRIPTION_URL, json=SUBSCRIPTION)
+
+    make_client().get_subscription("A-S00001234")
+
+    request = token_calls(http)[0].request
+    assert request.headers["Content-Type"] == "application/x-www-form-urlencoded"
+    assert "Authorization" not in request.headers
+    assert parse_qs(request.body) == {
+        "client_id": ["c" * 36],
+        "client_secret": [SECRET],
+        "grant_type": ["client_credentials"],
+    }
+
+
+def test_token_is_refreshed_when_less_than_300_seconds_remain(http, make_client, clock):
+    add_token(http, "token-1", expires_in=3600)
+    add_token(http, "token-2", expires_in=3600)
+    http.add(responses.GET, SUBSCRIPTION_URL, json=SUBSCRIPTION)
+    client = make_client()
+
+    client.get_subscription("A-S00001234")
+    clock.now += 3300  # exactly 300 s left: still good
+    client.get_subscription("A-S00001234")
+    clock.now += 1
+    client.get_subscription("A-S00001234")
+
+    assert [call.request.headers["Authorization"] for call in api_calls(http)] == [
+        "Bearer token-1",
+        "Bearer token-1",
+        "Bearer token-2",
+    ]
+
+
+def test_token_without_expires_in_lives_an_hour(http, make_client, clock):
+    add_token(http, "token-1", expires_in=None)
+    add_token(http, "token-2")
+    http.add(responses.GET, SUBSCRIPTION_URL, json=SUBSCRIPTION)
+    client = make_client()
+
+    client.get_subscription("A-S00001234")
+    clock.now += 3299
+    client.get_subscription("A-S00001234")
+
+    assert len(token_calls(http)) == 1
+
+
+def test_a_401_refreshes_the_token_and_retries_once(http, make_client):
+    add_token(http, "token-1")
+    add_token(http, "token-2")
+    http.add(responses.GET, SUBSCRIPTION_URL, status=401, json={"message": "Authentication error"})
+    http.add(responses.GET, SUBSCRIPTION_URL, json=SUBSCRIPTION)
+
+    assert make_client().get_subscription("A-S00001234") == SUBSCRIPTION
+    assert [call.request.headers["Authorization"] for call in api_calls(http)] == ["Bearer token-1", "Bearer token-2"]
+
+
+def test_a_second_401_is_an_auth_error(http, make_client, sleeps):
+    add_token(http, "token-1")
+    add_token(http, "token-2")
+    http.add(responses.GET, SUBSCRIPTION_URL, status=401, json={"message": "Authentication error"})
+
+    with pytest.raises(ZuoraAuthError) as caught:
+        make_client().get_subscription("A-S00001234")
+
+    assert caught.value.code is ErrorCode.ZUORA_AUTH_FAILED
+    assert caught.value.retryable is False
+    assert caught.value.http_status == 401
+    assert len(api_calls(http)) == 2
+    assert sleeps == []
+
+
+@pytest.mark.parametrize("status", [400, 401, 403])
+def test_refused_credentials_are_an_auth_error_that_never_shows_the_secret(http, make_client, status, sleeps):
+    http.add(responses.POST, TOKEN_URL, status=status, json={"message": f"bad client_secret {SECRET}"})
+
+    with pytest.raises(ZuoraAuthError) as caught:
+        make_client().get_subscription("A-S00001234")
+
+    assert SECRET not in str(caught.value)
+    assert SECRET not in repr(caught.value)
+    assert SECRET not in repr(CREDENTIALS)
+    assert caught.value.code is ErrorCode.ZUORA_AUTH_FAILED
+    assert len(token_calls(http)) == 1
+    assert api_calls(http) == []
+    assert sleeps == []
+
+
+def test_refused_credentials_are_read_again_on_the_next_call(http):
+    http.add(responses.POST, TOKEN_URL, status=401, json={"message": "Invalid credentials"})
+    add_token(http)
+    http.add(responses.GET, SUBSCRIPTION_URL, json=SUBSCRIPTION)
+    secrets = iter(["old-secret", "rotated-secret"])
+    client = ZuoraClient(BASE, lambda: ZuoraCredentials(client_id="c" * 36, client_secret=next(secrets)))
+
+    with pytest.raises(ZuoraAuthError):
+        client.get_subscription("A-S00001234")
+    client.get_subscription("A-S00001234")
+
+    assert parse_qs(token_calls(http)[1].request.body)["client_secret"] == ["rotated-secret"]
+
+
+def test_a_throttled_token_request_is_retried(http, make_client, sleeps):
+    http.add(responses.POST, TOKEN_URL, status=429, headers={"Retry-After": "2"})
+    add_token(http)
+    http.add(responses.GET, SUBSCRIPTION_URL, json=SUBSCRIPTION)
+
+    assert make_client().get_subscription("A-S00001234") == SUBSCRIPTION
+    assert len(sleeps) == 1
+    assert sleeps[0] >= 2
+
+
+def test_a_token_response_without_a_token_is_malformed(http, make_client):
+    http.add(responses.POST, TOKEN_URL, json={"token_type": "bearer"})
+
+    with pytest.raises(ZuoraMalformedResponse):
+        make_client(max_attempts=1).get_subscription("A-S00001234")
+
+
+def test_credentials_are_resolved_lazily_and_once(http, make_client):
+    add_token(http)
+    http.add(responses.GET, SUBSCRIPTION_URL, json=SUBSCRIPTION)
+    lookups = []
+
+    def credentials() -> ZuoraCredentials:
+        lookups.append(1)
+        return CREDENTIALS
+
+    client = make_client(credentials)
+    assert lookups == []
+
+    client.get_subscription("A-S00001234")
+    client.with_track_id("job-1").get_subscription("A-S00001234")
+
+    assert len(lookups) == 1
+
+
+def test_threads_share_one_token_fetch():
+    cache = TokenCache()
+    fetching, release = threading.Event(), threading.Event()
+    fetches = []
+
+    def fetch() -> AccessToken:
+        fetches.append(1)
+        fetching.set()
+        release.wait(timeout=5)
+        return AccessToken(value="token-1", expires_at=10_000.0)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        futures = [pool.submit(cache.get, (BASE, "client"), fetch, lambda: 0.0) for _ in range(8)]
+        fetching.wait(timeout=5)
+        release.set()
+
+    assert len(fetches) == 1
+    assert {future.result().value for future in futures} == {"token-1"}
+
+
+def test_invalidating_keeps_a_token_another_thread_already_refreshed():
+    cache = TokenCache()
+    rejected = AccessToken(value="old", expires_at=10_000.0)
+    fresh = AccessToken(value="new", expires_at=10_000.0)
+    cache.get((BASE, "client"), lambda: fresh, lambda: 0.0)
+
+    cache.invalidate((BASE, "client"), rejected)
+
+    assert cache.get((BASE, "client"), lambda: pytest.fail("refetched"), lambda: 0.0) is fresh
+
+
+# --- Headers --------------------------------------------------------------------------------------------------
+
+
+def test_every_api_call_carries_the_zuora_headers(http, make_client):
+    add_token(http)
+    http.add(responses.GET, SUBSCRIPTION_URL, json=SUBSCRIPTION)
+
+    make_client(track_id="sync-42").get_subscription("A-S00001234")
+
+    headers = api_calls(http)[0].request.headers
+    assert headers["Authorization"] == "Bearer token-1"
+    assert headers["Zuora-Version"] == "2025-08-12"
+    assert headers["Zuora-Track-Id"] == "sync-42"
+    assert headers["Accept"] == "application/json"
+    assert headers["User-Agent"] == "limio-subscription-sync/1.0"
+
+
+@pytest.mark.parametrize("track_id", ["job:1", "job;1", 'job"1', "job'1", "x" * 65, "jöb", "job\r\nX-Evil: 1", ""])
+def test_an_invalid_track_id_is_dropped_not_fatal(http, make_client, track_id):
+    add_token(http)
+    http.add(responses.GET, SUBSCRIPTION_URL, json=SUBSCRIPTION)
+
+    assert make_client(track_id=track_id).get_subscription("A-S00001234") == SUBSCRIPTION
+    assert "Zuora-Track-Id" not in api_calls(http)[0].request.headers
+
+
+def test_with_track_id_tags_only_the_copy_and_shares_the_token(http, make_client):
+    add_token(http)
+    http.add(responses.GET, SUBSCRIPTION_URL, json=SUBSCRIPTION)
+    client = make_client()
+
+    client.with_track_id("job-7").get_subscription("A-S00001234")
+    client.get_subscription("A-S00001234")
+
+    tagged, untagged = (call.request.headers for call in api_calls(http))
+    assert tagged["Zuora-Track-Id"] == "job-7"
+    assert "Zuora-Track-Id" not in untagged
+    assert len(token_calls(http)) == 1
+
+
+def test_the_limiter_wraps_api_calls_but_not_the_token_call(http, make_client):
+    add_token(http)
+    http.add(responses.GET, SUBSCRIPTION_URL, json=SUBSCRIPTION)
+    entered = []
+
+    @contextlib.contextmanager
+    def limiter():
+        entered.append(len(http.calls))
+        yield
+
+    make_client(limiter=limiter).get_subscription("A-S00001234")
+
+    assert entered == [1]  # entered once, after the token call and before the API call
+
+
+# --- Accounts -------------------------------------------------------------------------------------------------
+
+
+def account_record(number: str, crm_id: str = "001ABC") -> dict:
+    return {
+        "id": f"id-{number}",
+        "accountNumber": number,
+        "name": f"Customer {number}",
+        "status": "Active",
+        "crmId": crm_id,
+    }
+
+
+def test_accounts_are_found_by_crm_id_across_cursor_pages(http, make_client):
+    add_token(http)
+    http.add(
+        responses.GET,
+        f"{BASE}/object-query/accounts",
+        json={"data": [account_record("A001")], "nextPage": "Y3Vyc29yLTI="},
+    )
+    http.add(responses.GET, f"{BASE}/object-query/accounts", json={"data": [account_record("A002")]})
+
+    accounts = make_client().find_accounts_by_crm_id("001ABC")
+
+    assert [account.accountNumber for account in accounts] == ["A001", "A002"]
+    expected_query = {
+        "filter[]": ["crmid.EQ:001ABC"],
+        "fields[]": ["id,accountnumber,name,status,crmid"],
+        "pageSize": ["99"],
+    }
+    first, second = api_calls(http)
+    assert query_of(first) == expected_query
+    assert query_of(second) == {**expected_query, "cursor": ["Y3Vyc29yLTI="]}
+
+
+def test_no_account_for_a_crm_id_is_an_empty_list(http, make_client):
+    add_token(http)
+    http.add(responses.GET, f"{BASE}/object-query/accounts", json={"data": []})
+
+    assert make_client().find_accounts_by_crm_id("001ABC") == []
+
+
+@pytest.mark.parametrize(
+    "crm_id", ["001ABC'", '001"ABC', "001ABC,crmid.NE:x", "001 ABC", "001ABC&pageSize=1", "", "001ÄBC"]
+)
+def test_a_crm_id_that_could_alter_the_filter_is_rejected_before_any_call(http, make_client, crm_id):
+    with pytest.raises(ZuoraRequestRejected) as caught:
+        make_client().find_accounts_by_crm_id(crm_id)
+
+    assert caught.value.code is ErrorCode.ZUORA_REJECTED
+    assert len(http.calls) == 0
+
+
+def test_an_account_is_read_from_its_basic_info(http, make_client):
+    add_token(http)
+    basic_info = {**account_record("A00000130", crm_id=""), "IdentityId__c": "123", "batch": "Batch1"}
+    http.add(
+        responses.GET, f"{BASE}/v1/accounts/A00000130", json={"success": True, "basicInfo": basic_info, "metrics": {}}
+    )
+
+    account = make_client().get_account("A00000130")
+
+    assert account == ZuoraAccountRef(
+        id="id-A00000130", accountNumber="A00000130", name="Customer A00000130", status="Active", crmId=None
+    )
+
+
+def test_an_account_without_basic_info_is_malformed(http, make_client):
+    add_token(http)
+    http.add(responses.GET, f"{BASE}/v1/accounts/A00000130", json={"success": True})
+
+    with pytest.raises(ZuoraMalformedResponse):
+        make_client().get_account("A00000130")
+
+
+# --- Subscription pages ---------------------------------------------------------------------------------------
+
+PAGES_URL = f"{BASE}/v1/subscriptions/accounts/A00001115"
+
+
+def subscriptions_page(*subscriptions: dict, next_page: str | None = None) -> dict:
+    page = {"success": True, "subscriptions": list(subscriptions)}
+    return page if next_page is None else {**page, "nextPage": next_page}
+
+
+def test_pages_follow_next_page_on_our_base_url_even_from_a_legacy_host(http, make_client):
+    add_token(http)
+    legacy = "https://api.zuora.com/rest/v1/subscriptions/accounts/A00001115"
+    http.add(responses.GET, PAGES_URL, json=subscriptions_page({"n": 1}, next_page=f"{legacy}?page=2&pageSize=40"))
+    http.add(responses.GET, PAGES_URL, json=subscriptions_page({"n": 2}, next_page=f"{legacy}?page=3&pageSize=40"))
+    http.add(responses.GET, PAGES_URL, json={"success": True})  # the last page may omit `subscriptions`
+
+    pages = list(make_client().iter_subscription_pages("A00001115"))
+
+    assert pages == [[{"n": 1}], [{"n": 2}], []]
+    calls = api_calls(http)
+    assert all(call.request.url.startswith(PAGES_URL + "?") for call in calls)
+    assert [query_of(call) for call in calls] == [{"page": [str(page)], "pageSize": ["40"]} for page in (1, 2, 3)]
+
+
+def test_a_next_page_loop_is_detected(http, make_client):
+    add_token(http)
+    http.add(responses.GET, PAGES_URL, json=subscriptions_page(next_page=f"{PAGES_URL}?page=2&pageSize=40"))
+
+    with pytest.raises(ZuoraMalformedResponse, match="repeats page 2"):
+        list(make_client().iter_subscription_pages("A00001115"))
+
+
+@pytest.mark.parametrize("page_size", [0, 41, 100])
+def test_a_page_size_outside_zuoras_range_is_rejected(make_client, page_size):
+    with pytest.raises(ValueError, match="page_size"):
+        next(make_client().iter_subscription_pages("A00001115", page_size=page_size))
+
+
+def test_keys_are_quoted_as_one_path_segment(http, make_client):
+    add_token(http)
+    http.add(responses.GET, f"{BASE}/v1/subscriptions/A-S%2F1%3Fx%3D1", json=SUBSCRIPTION)
+
+    make_client().get_subscription("A-S/1?x=1")
+
+    assert urlsplit(api_calls(http)[0].request.url).path == "/v1/subscriptions/A-S%2F1%3Fx%3D1"
+
+
+# --- Error classification -------------------------------------------------------------------------------------
+
+
+def test_not_found_as_http_404(http, make_client):
+    add_token(http)
+    http.add(
+        responses.GET, SUBSCRIPTION_URL, status=404, json=failure(50000040), headers={"Zuora-Request-Id": REQUEST_ID}
+    )
+
+    with pytest.raises(ZuoraNotFound) as caught:
+        make_client().get_subscription("A-S00001234")
+
+    assert caught.value.code is ErrorCode.NOT_FOUND_IN_ZUORA
+    assert caught.value.http_status == 404
+    assert caught.value.request_id == REQUEST_ID
+    assert str(caught.value).startswith("Zuora does not know subscription A-S00001234")
+    assert REQUEST_ID in str(caught.value)
+    assert len(api_calls(http)) == 1
+
+
+def test_not_found_as_200_with_success_false(http, make_client):
+    add_token(http)
+    http.add(responses.GET, SUBSCRIPTION_URL, json=failure(50000040, "Cannot find entity by key: 'A-S00001234'."))
+
+    with pytest.raises(ZuoraNotFound) as caught:
+        make_client().get_subscription("A-S00001234")
+
+    assert caught.value.code is ErrorCode.NOT_FOUND_IN_ZUORA
+    assert caught.value.retryable is False
+    assert caught.value.zuora_codes == [50000040]
+    assert caught.value.request_id == REQUEST_ID  # from the body when the header is missing
+    assert len(api_calls(http)) == 1
+
+
+@pytest.mark.parametrize(
+    ("category", "error_class"),
+    [
+        (50, ZuoraServerError),
+        (60, ZuoraServerError),
+        (61, ZuoraServerError),
+        (70, ZuoraRateLimited),
+        (99, ZuoraServerError),
+    ],
+)
+def test_transient_categories_are_retried(http, make_client, category, error_class, sleeps):
+    add_token(http)
+    http.add(responses.GET, SUBSCRIPTION_URL, json=failure(53100300 + category))
+
+    with pytest.raises(error_class) as caught:
+        make_client().get_subscription("A-S00001234")
+
+    assert caught.value.retryable is True
+    assert len(api_calls(http)) == 4
+    assert len(sleeps) == 3
+
+
+@pytest.mark.parametrize(
+    ("category", "error_class"),
+    [
+        (10, ZuoraAuthError),
+        (20, ZuoraRequestRejected),
+        (30, ZuoraRequestRejected),
+        (40, ZuoraNotFound),
+        (90, ZuoraRequestRejected),
+    ],
+)
+def test_permanent_categories_are_not_retried(http, make_client, category, error_class, sleeps):
+    add_token(http)
+    http.add(responses.GET, SUBSCRIPTION_URL, json=failure(53100300 + category))
+
+    with pytest.raises(error_class) as caught:
+        make_client().get_subscription("A-S00001234")
+
+    assert caught.value.retryable is False
+    assert len(api_calls(http)) == 1
+    assert sleeps == []
+
+
+def test_an_object_query_error_body_with_a_4xx_status(http, make_client):
+    add_token(http)
+    body = {"reasons": [{"code": 50000027, "message": "invalid filter"}], "requestId": REQUEST_ID}
+    http.add(responses.GET, f"{BASE}/object-query/accounts", status=400, json=body)
+
+    with pytest.raises(ZuoraRequestRejected) as caught:
+        make_client().find_accounts_by_crm_id("001ABC")
+
+    assert caught.value.zuora_codes == [50000027]
+    assert "invalid filter" in str(caught.value)
+
+
+def test_messages_never_carry_the_body_and_cut_the_reason_short(http, make_client):
+    add_token(http)
+    body = {**failure(53100320, "x" * 500), "leak": "RAW-BODY-MARKER"}
+    http.add(responses.GET, SUBSCRIPTION_URL, status=400, json=body)
+
+    with pytest.raises(ZuoraRequestRejected) as caught:
+        make_client().get_subscription("A-S00001234")
+
+    message = str(caught.value)
+    assert "RAW-BODY-MARKER" not in message
+    assert "token-1" not in message
+    assert "x" * 200 in message
+    assert "x" * 201 not in message
+
+
+def test_a_400_is_not_retried(http, make_client, sleeps):
+    add_token(http)
+    http.add(responses.GET, SUBSCRIPTION_URL, status=400, json=failure(53100320))
+
+    with pytest.raises(ZuoraRequestRejected):
+        make_client().get_subscription("A-S00001234")
+
+    assert len(api_calls(http)) == 1
+    assert sleeps == []
+
+
+def test_server_errors_are_retried_until_success(http, make_client, sleeps):
+    add_token(http)
+    for status in (500, 502, 503):
+        http.add(responses.GET, SUBSCRIPTION_URL, status=status, body="<html>Bad gateway</html>")
+    http.add(responses.GET, SUBSCRIPTION_URL, json=SUBSCRIPTION)
+
+    assert make_client().get_subscription("A-S00001234") == SUBSCRIPTION
+    assert len(api_calls(http)) == 4
+    assert len(sleeps) == 3
+
+
+# --- Retries and backoff --------------------------------------------------------------------------------------
+
+
+def test_retry_after_is_waited_out_before_retrying(http, make_client, sleeps):
+    add_token(http)
+    http.add(responses.GET, SUBSCRIPTION_URL, status=429, headers={"Retry-After": "7"})
+    http.add(responses.GET, SUBSCRIPTION_URL, json=SUBSCRIPTION)
+
+    assert make_client().get_subscription("A-S00001234") == SUBSCRIPTION
+    assert len(sleeps) == 1
+    assert sleeps[0] >= 7
+
+
+def test_rate_limited_on_every_attempt(http, make_client, sleeps):
+    add_token(http)
+    http.add(responses.GET, SUBSCRIPTION_URL, status=429, headers={"Retry-After": "2", "Zuora-Request-Id": REQUEST_ID})
+
+    with pytest.raises(ZuoraRateLimited) as caught:
+        make_client(max_attempts=4).get_subscription("A-S00001234")
+
+    error = caught.value
+    assert (error.code, error.retryable, error.retry_after, error.http_status) == (
+        ErrorCode.ZUORA_RATE_LIMITED,
+        True,
+        2.0,
+        429,
+    )
+    assert len(api_calls(http)) == 4
+    assert len(sleeps) == 3
+    assert all(delay >= 2 for delay in sleeps)
+
+
+def test_a_retry_after_beyond_the_backoff_cap_is_left_to_the_caller(http, make_client, sleeps):
+    add_token(http)
+    http.add(responses.GET, SUBSCRIPTION_URL, status=429, headers={"Retry-After": "120"})
+
+    with pytest.raises(ZuoraRateLimited) as caught:
+        make_client(backoff_cap=20).get_subscription("A-S00001234")
+
+    assert caught.value.retry_after == 120
+    assert len(api_calls(http)) == 1
+    assert sleeps == []
+
+
+@pytest.mark.parametrize("retry_after", ["Wed, 21 Oct 2026 07:28:00 GMT", "soon", "-5", "nan"])
+def test_an_unusable_retry_after_is_ignored(http, make_client, retry_after):
+    add_token(http)
+    http.add(responses.GET, SUBSCRIPTION_URL, status=429, headers={"Retry-After": retry_after})
+
+    with pytest.raises(ZuoraRateLimited) as caught:
+        make_client(max_attempts=1).get_subscription("A-S00001234")
+
+    assert caught.value.retry_after is None
+
+
+@pytest.mark.parametrize("body", ["<html>proxy error</html>", "[1, 2]", '{"truncated": '])
+def test_a_body_that_is_not_a_json_object_is_retried_then_malformed(http, make_client, body, sleeps):
+    add_token(http)
+    http.add(responses.GET, SUBSCRIPTION_URL, body=body, content_type="application/json")
+
+    with pytest.raises(ZuoraMalformedResponse) as caught:
+        make_client().get_subscription("A-S00001234")
+
+    assert caught.value.code is ErrorCode.ZUORA_BAD_RESPONSE
+    assert caught.value.retryable is True
+    assert len(api_calls(http)) == 4
+    assert body not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "failure_",
+    [
+        requests.ConnectionError("Connection reset by peer"),
+        requests.ReadTimeout("read timed out"),
+        requests.ConnectTimeout("connect"),
+    ],
+)
+def test_connection_failures_are_timeouts_after_retries(http, make_client, failure_, sleeps):
+    add_token(http)
+    http.add(responses.GET, SUBSCRIPTION_URL, body=failure_)
+
+    with pytest.raises(ZuoraTimeout) as caught:
+        make_client().get_subscription("A-S00001234")
+
+    assert caught.value.code is ErrorCode.ZUORA_TIMEOUT
+    assert caught.value.retryable is True
+    assert len(api_calls(http)) == 4
+    assert len(sleeps) == 3
+
+
+def test_backoff_is_full_jitter_within_exponential_bounds(http, make_client, sleeps):
+    add_token(http)
+    http.add(responses.GET, SUBSCRIPTION_URL, status=503)
+
+    with pytest.raises(ZuoraServerError):
+        make_client(max_attempts=6, backoff_base=1.0, backoff_cap=5.0, rng=random.Random(42)).get_subscription(
+            "A-S00001234"
+        )
+
+    bounds = [min(5.0, 1.0 * 2**retry) for retry in range(5)]  # 1, 2, 4, 5, 5
+    assert all(0 <= delay <= bound for delay, bound in zip(sleeps, bounds, strict=True))
+    same_seed = random.Random(42)
+    assert sleeps == [same_seed.uniform(0, bound) for bound in bounds]
