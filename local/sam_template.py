@@ -13,6 +13,7 @@ import base64
 import copy
 import hashlib
 import json
+import logging
 import os
 import re
 import secrets
@@ -27,6 +28,8 @@ import yaml
 from samtranslator.model.exceptions import InvalidDocumentException
 from samtranslator.translator.transform import transform
 from samtranslator.yaml_helper import yaml_parse
+
+LOG = logging.getLogger(__name__)
 
 DEFAULT_REGION = "eu-west-2"
 DEFAULT_ACCOUNT_ID = "123456789012"
@@ -460,11 +463,23 @@ class _Builder:
     # ------------------------------------------------------------------ resources
 
     def _layers(self) -> dict[str, Path]:
+        """Content directory of every local layer, by layer ARN (what a function's `Layers` resolve to).
+
+        With a `BuildMethod`, `sam build` copies ContentUri into `python/` itself; without one the content
+        must already hold `python/`. Layers not built from a local path (e.g. published ARNs) are skipped:
+        their packages must come from the local environment.
+        """
         layers: dict[str, Path] = {}
-        for logical_id, resource in self._of_type("AWS::Lambda::LayerVersion"):
-            content_dir = self._local_path(self._props(logical_id).get("Content"), "S3Key", f"{logical_id}.Content")
-            built_by_sam = bool((resource.get("Metadata") or {}).get("BuildMethod"))
-            if not built_by_sam and (content_dir / "python").is_dir():
+        for logical_id, _ in self._of_type("AWS::Lambda::LayerVersion"):
+            content = self._props(logical_id).get("Content")
+            try:
+                content_dir = self._local_path(content, "S3Key", f"{logical_id}.Content")
+            except TemplateError:
+                LOG.warning("Layer %s has no local ContentUri; its packages must be installed locally", logical_id)
+                continue
+            sam_logical_id = content["S3Key"].split("/")[0]
+            metadata = (self.sam["Resources"].get(sam_logical_id) or {}).get("Metadata") or {}
+            if not metadata.get("BuildMethod") and (content_dir / "python").is_dir():
                 content_dir = content_dir / "python"
             layers[self.identity(logical_id, logical_id).ref] = content_dir
         return layers

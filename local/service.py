@@ -16,6 +16,7 @@ from local.zuora_emulator import ZuoraEmulator
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
 DEMO_TENANT = ROOT / "local" / "tenants" / "demo.json"
+DEMO_CATALOG = ROOT / "local" / "catalog" / "demo.json"
 CREDENTIALS_SECRET = "ZuoraCredentialsSecret"  # noqa: S105 - the logical id of the secret, not a secret
 
 
@@ -31,12 +32,14 @@ class LocalSyncService:
         parameter_overrides: dict[str, str] | None = None,
         environment_overrides: dict[str, str] | None = None,
         emit_metrics: bool = False,
+        catalog: str | Path | dict = DEMO_CATALOG,
     ):
         self.emulator = ZuoraEmulator(tenant)
         self._host, self._port = host, port
         self._parameters = {"MapMaxConcurrency": "10", "LogLevel": "WARNING", **(parameter_overrides or {})}
         # Metrics are CloudWatch EMF lines on stdout; locally they would drown the demo's output.
         self._environment = {"POWERTOOLS_METRICS_DISABLED": str(not emit_metrics).lower(), **(environment_overrides or {})}
+        self._catalog = catalog
         self.cloud: LocalCloud | None = None
         self.gateway: LocalApiGateway | None = None
         self.api_url = ""
@@ -50,6 +53,7 @@ class LocalSyncService:
         )
         self.cloud.start()
         self._store_zuora_credentials()
+        self.put_catalog_mapping(self._catalog)
         self.gateway = LocalApiGateway(self.cloud, host=self._host, port=self._port)
         self.api_url = self.gateway.start()
         return self.api_url
@@ -76,6 +80,16 @@ class LocalSyncService:
             SecretId=secret_arn,
             SecretString=json.dumps({"clientId": self.emulator.client_id, "clientSecret": self.emulator.client_secret}),
         )
+
+    def put_catalog_mapping(self, catalog: str | Path | dict) -> None:
+        """Publish a catalog mapping file ({"ratePlans": {productRatePlanId: {offerPath, type}}}) as the
+        deployment would: one SSM parameter per rate plan under CatalogMappingPath."""
+        assert self.cloud is not None
+        document = catalog if isinstance(catalog, dict) else json.loads(Path(catalog).read_text())
+        path = self.cloud.template.parameters["CatalogMappingPath"]
+        ssm = self.cloud.client("ssm")
+        for rate_plan_id, entry in document.get("ratePlans", {}).items():
+            ssm.put_parameter(Name=f"{path}/{rate_plan_id}", Value=json.dumps(entry), Type="String", Overwrite=True)
 
     def limio_subscriptions(self) -> list[dict]:
         """Every subscription record Limio holds (the local table), sorted by number."""

@@ -12,19 +12,30 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from limio_sync import api
 from limio_sync.config import get_settings
-from limio_sync.http_errors import error_body, validation_error_body
+from limio_sync.http_errors import ErrorResponse, error_body, validation_error_body
 from limio_sync.models import SyncJob
 from limio_sync.observability import bind_sync_context, logger, metrics, tracer
 from limio_sync.stores import aws
 from limio_sync.stores.jobs import JobStore, utc_now
 
 app = APIGatewayRestResolver(enable_validation=True)
-app.enable_swagger(path="/openapi", title="Limio subscription sync API", version="1.0.0")
 
 SYNC_ID_PATTERN = r"^sync-[0-9a-f]{32}$"
 
 
-@app.post("/syncs", responses={202: {"description": "Sync started"}, 400: {"description": "Invalid request"}})
+def _json_reply(description: str, model: type) -> dict:
+    return {"description": description, "content": {"application/json": {"model": model}}}
+
+
+@app.post(
+    "/syncs",
+    summary="Start syncing every subscription of one customer from Zuora into Limio",
+    responses={
+        202: _json_reply("Sync started; poll statusUrl (also in Location) after Retry-After seconds", api.StartSyncResponse),
+        400: _json_reply("Invalid request: the error names each wrong field and why", ErrorResponse),
+        503: _json_reply("The sync could not be started; nothing is left running", ErrorResponse),
+    },
+)
 def start_sync(request: api.StartSyncRequest) -> Response[api.StartSyncResponse]:
     settings = get_settings()
     job = api.start_sync(
@@ -46,7 +57,15 @@ def start_sync(request: api.StartSyncRequest) -> Response[api.StartSyncResponse]
     )
 
 
-@app.get("/syncs/<syncId>", responses={404: {"description": "Unknown sync id"}})
+@app.get(
+    "/syncs/<syncId>",
+    summary="Read a sync's job record: status, every subscription's outcome, the notification for LFS",
+    responses={
+        200: _json_reply("The job record", SyncJob),
+        400: _json_reply("Malformed sync id", ErrorResponse),
+        404: _json_reply("No sync has this id", ErrorResponse),
+    },
+)
 def get_sync(syncId: Annotated[str, Path(pattern=SYNC_ID_PATTERN, description="The id POST /syncs returned")]) -> SyncJob:  # noqa: N803 - the path parameter's public name
     bind_sync_context(sync_id=syncId)
     return api.get_sync(syncId, jobs=JobStore(get_settings().jobs_table_name))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict
 
@@ -11,6 +13,7 @@ from limio_sync.models import CustomerRef, SyncId
 from limio_sync.observability import bind_sync_context, logger, metrics, tracer
 from limio_sync.planning import plan_sync
 from limio_sync.stores.jobs import JobStore
+from limio_sync.stores.limio_subscriptions import LimioSubscriptionStore
 from limio_sync.stores.snapshots import SnapshotStore
 from limio_sync.zuora_access import zuora_client
 
@@ -35,7 +38,10 @@ def lambda_handler(event: dict, context) -> dict:
             request.customer,
             zuora_client(settings, request.syncId),
             SnapshotStore(settings.work_bucket_name),
+            LimioSubscriptionStore(settings.subscriptions_table_name),
+            today=dt.date.today(),
             page_size=settings.zuora_page_size,
+            evergreen_horizon_days=settings.evergreen_horizon_days,
         )
     except SyncError as error:
         raise for_state_machine(error) from error

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 import json
 import random
 import re
@@ -13,6 +14,7 @@ import uuid
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
+from local.zuora_emulator.billing import PreviewError, parse_preview_request, preview_invoice_items
 from local.zuora_emulator.store import TenantStore
 from local.zuora_emulator.tenant import Credentials
 from local.zuora_emulator.tokens import TokenIssuer
@@ -162,6 +164,23 @@ class ZuoraApi:
         if subscription is None:
             return self._not_found(request, key)
         return json_reply(200, {**self._as_served(subscription), "success": True})
+
+    # POST /v1/operations/billing-preview
+
+    def billing_preview(self, request: Request) -> Reply:
+        try:
+            preview = parse_preview_request(request.body, today=dt.date.today())
+        except PreviewError as exc:
+            return self._error(request, exc.code, str(exc))
+        account = self._store.account(preview.account_key)
+        if account is None:
+            return self._not_found(request, preview.account_key)
+        basic_info = account["basicInfo"]
+        try:
+            items = preview_invoice_items(self._store.subscriptions_billed_to(basic_info["accountNumber"]), preview)
+        except PreviewError as exc:
+            return self._error(request, exc.code, str(exc))
+        return json_reply(200, {"accountId": basic_info.get("id"), "invoiceItems": items, "creditMemoItems": [], "success": True})
 
     def _as_served(self, subscription: dict[str, Any]) -> dict[str, Any]:
         # Zuora returns rate plans in random order; clients must not rely on it.

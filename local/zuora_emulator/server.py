@@ -63,6 +63,7 @@ _ROUTES = (
     _Route("GET", r"/v1/accounts/(?P<key>[^/]+)", "get_account", ZuoraApi.get_account),
     _Route("GET", r"/v1/subscriptions/accounts/(?P<key>[^/]+)", "list_subscriptions", ZuoraApi.list_subscriptions),
     _Route("GET", r"/v1/subscriptions/(?P<key>[^/]+)", "get_subscription", ZuoraApi.get_subscription),
+    _Route("POST", r"/v1/operations/billing-preview", "billing_preview", ZuoraApi.billing_preview),
 )
 
 

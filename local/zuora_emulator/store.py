@@ -55,6 +55,15 @@ class TenantStore:
             owned.sort(key=self._recency, reverse=True)
             return copy.deepcopy(owned)
 
+    def subscriptions_billed_to(self, account_number: str) -> list[dict[str, Any]]:
+        """Latest versions whose invoice owner is the account (the subscription owner when none is given), by number."""
+        with self._lock:
+            billed = [
+                sub for sub in self._subscriptions.values() if (sub.get("invoiceOwnerAccountNumber") or sub.get("accountNumber")) == account_number
+            ]
+            billed.sort(key=lambda sub: sub["subscriptionNumber"])
+            return copy.deepcopy(billed)
+
     # Zuora-side changes: each stores a new version (new id, version + 1, revision + 1.0, updated now)
 
     def upsert_subscription(self, subscription: Mapping[str, Any]) -> dict[str, Any]:

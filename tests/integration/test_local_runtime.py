@@ -280,18 +280,8 @@ def test_functions_that_disagree_on_an_environment_variable_cannot_share_one_pro
         LocalCloud(path)
 
 
-def test_an_environment_override_settles_a_disagreement_and_stop_restores_the_process(tmp_path, monkeypatch):
-    """Runs before the module's shared cloud starts: only one LocalCloud may run at a time."""
-    path = write_disagreeing_app(tmp_path)
-    monkeypatch.delenv("MODE", raising=False)
-    environment_before = dict(os.environ)
-
-    with LocalCloud(path, environment_overrides={"MODE": "c"}) as running:
-        assert running.invoke("Second", {"mode": os.environ["MODE"]}) == {"mode": "c"}
-        assert LambdaSimpleBackend.invoke is not cloud_module._ORIGINAL_INVOKE
-
-    assert LambdaSimpleBackend.invoke is cloud_module._ORIGINAL_INVOKE
-    assert dict(os.environ) == environment_before
+def test_an_environment_override_settles_a_disagreement(tmp_path):
+    assert LocalCloud(write_disagreeing_app(tmp_path), environment_overrides={"MODE": "c"}).environment["MODE"] == "c"
 
 
 # ---------------------------------------------------------------------------------------------------- cloud
@@ -299,8 +289,24 @@ def test_an_environment_override_settles_a_disagreement_and_stop_restores_the_pr
 
 @pytest.fixture(scope="module")
 def cloud():
-    with LocalCloud(MINI_TEMPLATE, stack_name=STACK) as running:
+    environment_before = process_environment()
+
+    with LocalCloud(MINI_TEMPLATE, stack_name=STACK, environment_overrides={"MINI_EXTRA": "override"}) as running:
         yield running
+
+    assert LambdaSimpleBackend.invoke is cloud_module._ORIGINAL_INVOKE, "stop() must restore moto's Lambda invoke"
+    assert process_environment() == environment_before, "stop() must restore the process environment"
+
+
+def process_environment() -> dict[str, str]:
+    return {key: value for key, value in os.environ.items() if key != "PYTEST_CURRENT_TEST"}
+
+
+def test_the_process_environment_is_every_function_environment_plus_the_overrides(cloud):
+    assert os.environ["RESULTS_TABLE_NAME"] == "mini-ResultsTable"
+    assert os.environ["GREETING"] == "hello from eu-west-2"
+    assert os.environ["MINI_EXTRA"] == "override"
+    assert (os.environ["AWS_DEFAULT_REGION"], os.environ["POWERTOOLS_TRACE_DISABLED"]) == ("eu-west-2", "true")
 
 
 def test_the_lambda_hook_point_is_where_local_cloud_expects_it(cloud):

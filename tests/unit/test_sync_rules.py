@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
+from limio_sync.catalog import CatalogMapping
 from limio_sync.models import Outcome
-from limio_sync.sync_rules import LimioStatus, decide, desired_record
+from limio_sync.sync_rules import LimioStatus, ZuoraState, decide, desired_record
 from limio_sync.zuora.subscription import ZuoraBadRecord, ZuoraSubscription, parse_subscription
+
+TODAY = dt.date(2026, 11, 25)
 
 
 def zuora_subscription(**changes) -> ZuoraSubscription:
@@ -30,7 +35,15 @@ def zuora_subscription(**changes) -> ZuoraSubscription:
 
 
 def record_for(sub: ZuoraSubscription, existing=None, sync_id="sync-" + "0" * 32):
-    return desired_record(sub, existing, salesforce_account_id="0015g00000Ab3XQAAZ", sync_id=sync_id, synced_at="2026-11-25T10:00:00Z")
+    return desired_record(
+        ZuoraState(subscription=sub),
+        existing,
+        catalog=CatalogMapping(),
+        salesforce_account_id="0015g00000Ab3XQAAZ",
+        sync_id=sync_id,
+        synced_at="2026-11-25T10:00:00Z",
+        today=TODAY,
+    )
 
 
 def test_a_subscription_limio_does_not_have_is_created_with_limio_style_ids():
@@ -62,7 +75,7 @@ def test_a_renewal_updates_term_dates_and_keeps_limio_ids():
     decision = decide(record_for(renewed, existing), existing)
 
     assert decision.outcome is Outcome.UPDATED
-    assert {"termStartDate", "termEndDate", "zuoraVersion", "zuoraSubscriptionId"} <= set(decision.changedFields)
+    assert {"termStartDate", "termEndDate", "zuoraVersion", "zuoraSubscriptionId"} <= set(decision.changed_fields)
     assert decision.record.id == existing.id and decision.record.customerId == existing.customerId
 
 

@@ -21,6 +21,8 @@ class Settings(BaseModel):
     zuora_read_timeout_seconds: float = Field(default=20.0, gt=0)
     zuora_max_attempts: int = Field(default=4, ge=1, le=10)
     poll_after_seconds: int = Field(default=2, ge=1)
+    catalog_mapping_path: str = Field(default="/limio-subscription-sync/catalog", pattern=r"^(/[A-Za-z0-9_.-]+)+$")
+    evergreen_horizon_days: int = Field(default=365, ge=1, le=3660)
 
     @classmethod
     def from_environ(cls, environ: dict[str, str] | None = None) -> Settings:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from pydantic import BaseModel, Field
+
 
 def error_body(code: str, message: str, **extra: Any) -> dict:
     return {"error": {"code": code, "message": message, **extra}}
@@ -29,3 +31,20 @@ def validation_error_body(errors: Sequence[dict]) -> dict:
     details = [{"field": _field_name(e.get("loc", ())), "problem": _problem(e)} for e in errors]
     summary = "; ".join(f"{d['field']} {d['problem']}" for d in details) or "the request is invalid"
     return error_body("VALIDATION_ERROR", f"Invalid request: {summary}.", details=details)
+
+
+class FieldProblem(BaseModel):
+    field: str
+    problem: str
+
+
+class ErrorInfo(BaseModel):
+    code: str = Field(description="Stable error code, e.g. VALIDATION_ERROR, SYNC_NOT_FOUND")
+    message: str = Field(description="What went wrong, in words a person can act on")
+    details: list[FieldProblem] | None = Field(default=None, description="For validation errors: each wrong field and why")
+
+
+class ErrorResponse(BaseModel):
+    """The body of every error reply."""
+
+    error: ErrorInfo

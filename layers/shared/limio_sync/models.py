@@ -71,6 +71,7 @@ class SubscriptionResult(_Model):
     retryable: bool = False
     zuoraVersion: int | None = None
     limioId: str | None = None
+    changes: list[dict] | None = Field(default=None, description="Fields this sync changed, with before and after")
 
     @property
     def failed(self) -> bool:

@@ -1,12 +1,18 @@
-"""Planning a customer sync: find the customer's Zuora accounts, list every subscription (following
-pagination), keep a snapshot of each so the sync tasks need not call Zuora again, and emit one small
-item per subscription for the Map state."""
+"""Planning a customer sync: find the customer's Zuora accounts, read each account once (its details, every
+page of its subscriptions, one billing preview), keep a snapshot per subscription so the sync tasks need not
+call Zuora again, and emit one small item per subscription for the Map state. Subscriptions Limio holds for
+the customer that Zuora no longer lists under these accounts (an owner transfer, say) are planned too,
+without a snapshot: their task reads them from Zuora by number."""
 
 from __future__ import annotations
 
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Protocol
+from typing import Any, Protocol
 
+from limio_sync import ids
 from limio_sync.errors import CustomerNotFound
 from limio_sync.models import CustomerRef, SyncItem, SyncPlan
 from limio_sync.observability import logger
@@ -16,62 +22,120 @@ from limio_sync.zuora.models import ZuoraAccountRef
 SNAPSHOT_WRITERS = 8
 
 
-class AccountsAndSubscriptions(Protocol):
+class ZuoraReader(Protocol):
     def find_accounts_by_crm_id(self, crm_id: str) -> list[ZuoraAccountRef]: ...
-    def get_account(self, account_key: str) -> ZuoraAccountRef: ...
-    def iter_subscription_pages(self, account_key: str, page_size: int = 40): ...
+    def get_account_detail(self, account_key: str) -> dict[str, Any]: ...
+    def iter_subscription_pages(self, account_key: str, page_size: int = 40) -> Iterator[list[dict[str, Any]]]: ...
+    def preview_billing(self, account_key: str, target_date: dt.date) -> list[dict[str, Any]]: ...
 
 
 class Snapshots(Protocol):
     def key_for(self, sync_id: str, subscription_number: str) -> str: ...
+    def put(self, sync_id: str, subscription_number: str, snapshot: dict) -> str: ...
 
-    def put(self, sync_id: str, subscription_number: str, raw: dict) -> str: ...
+
+class CustomerSubscriptions(Protocol):
+    def numbers_for_customer(self, customer_id: str) -> list[str]: ...
 
 
-def resolve_accounts(customer: CustomerRef, zuora: AccountsAndSubscriptions) -> list[ZuoraAccountRef]:
+def resolve_accounts(customer: CustomerRef, zuora: ZuoraReader) -> list[tuple[ZuoraAccountRef, dict | None]]:
+    """The customer's accounts, each with its details when resolving them already fetched them."""
     if customer.salesforceAccountId:
         accounts = zuora.find_accounts_by_crm_id(customer.salesforceAccountId)
         if not accounts:
             raise CustomerNotFound(f"No Zuora account has CRM ID {customer.salesforceAccountId} (the Salesforce account id).")
-        return sorted(accounts, key=lambda a: a.accountNumber)
+        return [(account, None) for account in sorted(accounts, key=lambda a: a.accountNumber)]
     try:
-        return [zuora.get_account(customer.zuoraAccountNumber or "")]
+        detail = zuora.get_account_detail(customer.zuoraAccountNumber or "")
     except ZuoraNotFound:
         raise CustomerNotFound(f"Zuora has no account {customer.zuoraAccountNumber}.") from None
+    return [(ZuoraAccountRef.model_validate(detail["basicInfo"]), detail)]
+
+
+def preview_target_date(raw_subscriptions: Iterable[dict], today: dt.date, evergreen_horizon_days: int) -> dt.date:
+    """One billing preview per account must reach the latest term end among its subscriptions (or the
+    evergreen horizon), so every subscription's schedule is covered by the same call."""
+    target = today + dt.timedelta(days=evergreen_horizon_days)
+    for raw in raw_subscriptions:
+        term_end = raw.get("termEndDate")
+        if raw.get("termType") == "TERMED" and isinstance(term_end, str):
+            try:
+                target = max(target, dt.date.fromisoformat(term_end))
+            except ValueError:
+                continue
+    return target
+
+
+def items_by_subscription(invoice_items: Iterable[dict]) -> dict[str, list[dict]]:
+    grouped: dict[str, list[dict]] = defaultdict(list)
+    for item in invoice_items:
+        number = item.get("subscriptionNumber") or item.get("subscriptionName")
+        if number:
+            grouped[number].append(item)
+    return grouped
+
+
+def read_account(
+    zuora: ZuoraReader, account_number: str, detail: dict | None, *, page_size: int, today: dt.date, evergreen_horizon_days: int
+) -> tuple[dict, list[dict], dict[str, list[dict]]]:
+    """Everything the sync needs from one account: its details, its subscriptions, its billing preview."""
+    detail = detail or zuora.get_account_detail(account_number)
+    subscriptions = [raw for page in zuora.iter_subscription_pages(account_number, page_size=page_size) for raw in page]
+    if not subscriptions:
+        return detail, [], {}
+    target = preview_target_date(subscriptions, today, evergreen_horizon_days)
+    return detail, subscriptions, items_by_subscription(zuora.preview_billing(account_number, target))
 
 
 def plan_sync(
-    sync_id: str, customer: CustomerRef, zuora: AccountsAndSubscriptions, snapshots: Snapshots, *, page_size: int = 40
+    sync_id: str,
+    customer: CustomerRef,
+    zuora: ZuoraReader,
+    snapshots: Snapshots,
+    limio: CustomerSubscriptions,
+    *,
+    today: dt.date,
+    page_size: int = 40,
+    evergreen_horizon_days: int = 365,
 ) -> SyncPlan:
-    accounts = resolve_accounts(customer, zuora)
+    resolved = resolve_accounts(customer, zuora)
+    accounts = [account for account, _ in resolved]
     items: list[SyncItem] = []
     seen: set[str] = set()
     with ThreadPoolExecutor(max_workers=SNAPSHOT_WRITERS) as writers:
         pending = []
-        for account in accounts:
-            for page in zuora.iter_subscription_pages(account.accountNumber, page_size=page_size):
-                for raw in page:
-                    number = raw.get("subscriptionNumber")
-                    if not number or number in seen:
-                        continue
-                    seen.add(number)
-                    key = snapshots.key_for(sync_id, number)
-                    pending.append(writers.submit(snapshots.put, sync_id, number, raw))
-                    items.append(
-                        SyncItem(
-                            subscriptionNumber=number,
-                            accountNumber=account.accountNumber,
-                            salesforceAccountId=account.crmId or customer.salesforceAccountId,
-                            snapshotKey=key,
-                        )
+        for account, known_detail in resolved:
+            detail, subscriptions, invoice_items = read_account(
+                zuora, account.accountNumber, known_detail, page_size=page_size, today=today, evergreen_horizon_days=evergreen_horizon_days
+            )
+            crm_id = account.crmId or customer.salesforceAccountId
+            for raw in subscriptions:
+                number = raw.get("subscriptionNumber")
+                if not number or number in seen:
+                    continue
+                seen.add(number)
+                snapshot = {"subscription": raw, "account": detail, "invoiceItems": invoice_items.get(number, [])}
+                pending.append(writers.submit(snapshots.put, sync_id, number, snapshot))
+                items.append(
+                    SyncItem(
+                        subscriptionNumber=number,
+                        accountNumber=account.accountNumber,
+                        salesforceAccountId=crm_id,
+                        snapshotKey=snapshots.key_for(sync_id, number),
                     )
+                )
         for write in pending:
             write.result()
+    items.extend(_gone_from_accounts(accounts, customer, limio, seen))
     logger.info("Planned customer sync", extra={"accounts": [a.accountNumber for a in accounts], "subscriptions": len(items)})
-    return SyncPlan(
-        syncId=sync_id,
-        customer=customer,
-        accountNumbers=[a.accountNumber for a in accounts],
-        total=len(items),
-        items=items,
-    )
+    return SyncPlan(syncId=sync_id, customer=customer, accountNumbers=[a.accountNumber for a in accounts], total=len(items), items=items)
+
+
+def _gone_from_accounts(accounts: list[ZuoraAccountRef], customer: CustomerRef, limio: CustomerSubscriptions, listed: set[str]) -> list[SyncItem]:
+    """Subscriptions Limio holds for this customer that Zuora did not list: each is re-read by number."""
+    customer_keys = {account.crmId or customer.salesforceAccountId or account.accountNumber for account in accounts}
+    held = {number for key in sorted(customer_keys) for number in limio.numbers_for_customer(ids.customer_id(key))}
+    gone = sorted(held - listed)
+    if gone:
+        logger.info("Limio holds subscriptions Zuora no longer lists for this customer", extra={"subscriptions": gone})
+    return [SyncItem(subscriptionNumber=number) for number in gone]

@@ -6,18 +6,24 @@ transient ones are raised for the state machine to retry (and, after its retries
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Any, Protocol
 
+from limio_sync.catalog import CatalogMapping
 from limio_sync.errors import ErrorCode, SyncError, for_state_machine
 from limio_sync.models import Outcome, SubscriptionResult, SyncItem
 from limio_sync.observability import logger
-from limio_sync.sync_rules import LimioSubscription, decide, desired_record
-from limio_sync.zuora.subscription import parse_subscription
+from limio_sync.planning import items_by_subscription, preview_target_date
+from limio_sync.sync_rules import LimioSubscription, ZuoraState, decide, desired_record
+from limio_sync.zuora.subscription import parse_account, parse_invoice_items, parse_subscription
 
 
-class SubscriptionSource(Protocol):
-    def get_subscription(self, subscription_key: str) -> dict: ...
+class ZuoraSource(Protocol):
+    def get_subscription(self, subscription_key: str) -> dict[str, Any]: ...
+    def get_account_detail(self, account_key: str) -> dict[str, Any]: ...
+    def preview_billing(self, account_key: str, target_date: dt.date) -> list[dict[str, Any]]: ...
 
 
 class SnapshotReader(Protocol):
@@ -34,13 +40,14 @@ def sync_one(
     item: SyncItem,
     *,
     snapshots: SnapshotReader,
-    zuora: Callable[[], SubscriptionSource],
+    zuora: Callable[[], ZuoraSource],
     store: LimioStore,
+    rules: SyncRules,
     now: Callable[[], str],
 ) -> SubscriptionResult:
     number = item.subscriptionNumber
     try:
-        return _sync(sync_id, item, snapshots=snapshots, zuora=zuora, store=store, now=now)
+        return _sync(sync_id, item, snapshots=snapshots, zuora=zuora, store=store, rules=rules, now=now)
     except SyncError as error:
         if error.retryable:
             logger.warning("Transient failure, leaving it to the state machine to retry", extra={"error_code": error.code})
@@ -57,15 +64,46 @@ def sync_one(
         )
 
 
-def _sync(sync_id, item, *, snapshots, zuora, store, now) -> SubscriptionResult:
+@dataclass(frozen=True)
+class SyncRules:
+    """What the rules need besides Zuora's state: the catalog mapping, today's date, the evergreen horizon."""
+
+    catalog: CatalogMapping
+    today: dt.date
+    evergreen_horizon_days: int = 365
+
+
+def read_zuora_state(item: SyncItem, snapshots: SnapshotReader, zuora: Callable[[], ZuoraSource], rules: SyncRules) -> ZuoraState:
+    """From the planning snapshot when there is one; otherwise (a retry, or a subscription no longer listed
+    under the customer's accounts) from Zuora: the subscription by number, its account, its billing preview."""
     number = item.subscriptionNumber
-    raw = snapshots.get(item.snapshotKey) if item.snapshotKey else None
-    if raw is None:
-        raw = zuora().get_subscription(number)
-    subscription = parse_subscription(raw, number)
+    snapshot = snapshots.get(item.snapshotKey) if item.snapshotKey else None
+    if snapshot is None:
+        client = zuora()
+        raw = client.get_subscription(number)
+        subscription = parse_subscription(raw, number)
+        account_raw = client.get_account_detail(subscription.accountNumber)
+        target = preview_target_date([raw], rules.today, rules.evergreen_horizon_days)
+        preview = items_by_subscription(client.preview_billing(subscription.accountNumber, target)).get(number, [])
+        snapshot = {"subscription": raw, "account": account_raw, "invoiceItems": preview}
+    subscription = parse_subscription(snapshot["subscription"], number)
+    account = parse_account(snapshot["account"], subscription.accountNumber) if snapshot.get("account") else None
+    return ZuoraState(subscription=subscription, account=account, invoiceItems=tuple(parse_invoice_items(snapshot.get("invoiceItems", []), number)))
+
+
+def _sync(sync_id, item, *, snapshots, zuora, store, rules, now) -> SubscriptionResult:
+    number = item.subscriptionNumber
+    state = read_zuora_state(item, snapshots, zuora, rules)
     existing = store.get(number)
     desired = desired_record(
-        subscription, existing, salesforce_account_id=item.salesforceAccountId, sync_id=sync_id, synced_at=now()
+        state,
+        existing,
+        catalog=rules.catalog,
+        salesforce_account_id=item.salesforceAccountId,
+        sync_id=sync_id,
+        synced_at=now(),
+        today=rules.today,
+        evergreen_horizon_days=rules.evergreen_horizon_days,
     )
     decision = decide(desired, existing)
     if decision.write and not store.save(decision.record):
@@ -74,15 +112,17 @@ def _sync(sync_id, item, *, snapshots, zuora, store, now) -> SubscriptionResult:
         return SubscriptionResult(
             subscriptionNumber=number,
             outcome=Outcome.UNCHANGED,
-            message=f"A concurrent sync stored version {held} of subscription {number}; version {subscription.version} was not written over it.",
+            message=f"A concurrent sync stored version {held} of subscription {number}; "
+            f"version {state.subscription.version} was not written over it.",
             zuoraVersion=newer.zuoraVersion if newer else None,
             limioId=newer.id if newer else None,
         )
-    logger.info("Subscription synced", extra={"outcome": decision.outcome, "changed_fields": list(decision.changedFields)})
+    logger.info("Subscription synced", extra={"outcome": decision.outcome, "changed_fields": list(decision.changed_fields)})
     return SubscriptionResult(
         subscriptionNumber=number,
         outcome=decision.outcome,
         message=decision.message,
         zuoraVersion=decision.record.zuoraVersion,
         limioId=decision.record.id,
+        changes=[change.model_dump(mode="json") for change in decision.changes],
     )

@@ -4,16 +4,38 @@ from __future__ import annotations
 
 from typing import Any
 
-from boto3.dynamodb.conditions import Attr
+from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
 from limio_sync.stores import aws
 from limio_sync.sync_rules import LimioSubscription
 
+BY_CUSTOMER_INDEX = "byCustomer"
+
 
 class LimioSubscriptionStore:
     def __init__(self, table_name: str, table: Any | None = None):
         self._table = table or aws.resource("dynamodb").Table(table_name)
+
+    def for_customer(self, customer_id: str) -> list[LimioSubscription]:
+        """Every subscription Limio holds for a customer, by number."""
+        return [LimioSubscription.model_validate(item) for item in self._query_customer(customer_id)]
+
+    def numbers_for_customer(self, customer_id: str) -> list[str]:
+        return [item["subscriptionNumber"] for item in self._query_customer(customer_id, keys_only=True)]
+
+    def _query_customer(self, customer_id: str, *, keys_only: bool = False) -> list[dict]:
+        kwargs: dict[str, Any] = {"IndexName": BY_CUSTOMER_INDEX, "KeyConditionExpression": Key("customerId").eq(customer_id)}
+        if keys_only:
+            kwargs["ProjectionExpression"] = "subscriptionNumber"
+        items: list[dict] = []
+        with aws.store_errors("The Limio subscription store"):
+            while True:
+                page = self._table.query(**kwargs)
+                items.extend(page.get("Items", []))
+                if "LastEvaluatedKey" not in page:
+                    return items
+                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def get(self, subscription_number: str) -> LimioSubscription | None:
         with aws.store_errors("The Limio subscription store"):

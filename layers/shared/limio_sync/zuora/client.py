@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import datetime as dt
 import random
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
@@ -40,6 +42,10 @@ ACCOUNT_QUERY_PAGE_SIZE = 99  # Object Query's maximum
 ACCOUNT_QUERY_FIELDS = "id,accountnumber,name,status,crmid"
 DEFAULT_TOKEN_LIFETIME_SECONDS = 3600.0
 
+ASSUME_RENEWAL_OPTIONS = ("None", "Autorenew", "All")
+CHARGE_TYPES = ("OneTime", "Recurring", "Usage")
+
+_ZUORA_ID = re.compile(r"[0-9a-fA-F]{32}")
 _CRM_ID = re.compile(r"[A-Za-z0-9]+")  # nothing that could change the meaning of an Object Query filter
 _TRACK_ID = re.compile(r"[\x20-\x7e]{1,64}")
 _TRACK_ID_FORBIDDEN = frozenset(":;\"'")
@@ -130,6 +136,13 @@ class ZuoraClient:
         body = self._get_json(f"/v1/accounts/{_path_segment(account_key)}", {}, resource)
         return _account_ref(body.get("basicInfo"), resource)
 
+    def get_account_detail(self, account_key: str) -> dict[str, Any]:
+        """The account as Zuora sent it (basicInfo, billingAndPayment, bill-to and sold-to contacts)."""
+        resource = f"account {account_key}"
+        body = self._get_json(f"/v1/accounts/{_path_segment(account_key)}", {}, resource)
+        _account_ref(body.get("basicInfo"), resource)
+        return body
+
     def iter_subscription_pages(
         self, account_key: str, page_size: int = MAX_SUBSCRIPTION_PAGE_SIZE
     ) -> Iterator[list[dict[str, Any]]]:
@@ -160,12 +173,54 @@ class ZuoraClient:
             f"/v1/subscriptions/{_path_segment(subscription_key)}", {}, f"subscription {subscription_key}"
         )
 
+    def preview_billing(
+        self,
+        account_key: str,
+        target_date: dt.date,
+        *,
+        assume_renewal: str = "None",
+        include_evergreen: bool = True,
+        exclude_charge_types: Sequence[str] = ("Usage",),
+    ) -> list[dict[str, Any]]:
+        """The invoice items Zuora would bill the account (number or id) up to `target_date`, as Zuora sent them.
+
+        One call covers every subscription the account is billed for (Zuora's billing preview). The preview
+        changes nothing in Zuora, so it is retried like a GET. `assume_renewal` is Zuora's `None`, `Autorenew`
+        or `All`; `exclude_charge_types` takes `OneTime`, `Recurring` and `Usage`. Anything else raises
+        `ValueError` without calling Zuora.
+        """
+        if assume_renewal not in ASSUME_RENEWAL_OPTIONS:
+            raise ValueError(f"assume_renewal must be one of {', '.join(ASSUME_RENEWAL_OPTIONS)}, not {assume_renewal!r}")
+        if isinstance(exclude_charge_types, str) or not set(exclude_charge_types) <= set(CHARGE_TYPES):
+            raise ValueError(f"exclude_charge_types must be a sequence of {', '.join(CHARGE_TYPES)}, not {exclude_charge_types!r}")
+        if not account_key:
+            raise ValueError("a Zuora key must not be empty")
+        resource = f"account {account_key} (billing preview)"
+        # Zuora takes the account by id or by number, each in its own field.
+        body: dict[str, Any] = {
+            "accountId" if _ZUORA_ID.fullmatch(account_key) else "accountNumber": account_key,
+            "targetDate": f"{target_date:%Y-%m-%d}",
+            "assumeRenewal": assume_renewal,
+            "includingEvergreenSubscription": include_evergreen,
+        }
+        if exclude_charge_types:
+            body["chargeTypeToExclude"] = ",".join(exclude_charge_types)
+        answer = self._call_json(_Call("POST", "/v1/operations/billing-preview", body=body), resource)
+        return _invoice_items_of(answer, resource)
+
     def _get_json(self, path: str, params: Params, resource: str) -> dict[str, Any]:
-        """GET a Zuora JSON object, retrying transient failures with full-jitter exponential backoff."""
+        return self._call_json(_Call("GET", path, params), resource)
+
+    def _call_json(self, call: _Call, resource: str) -> dict[str, Any]:
+        """A Zuora JSON object, retrying transient failures with full-jitter exponential backoff.
+
+        Only reads go through here (GETs, and POSTs that compute without changing anything, like the billing
+        preview), so a retry can never apply a change twice.
+        """
         attempt = 1
         while True:
             try:
-                return self._get_json_once(path, params, resource)
+                return self._call_json_once(call, resource)
             except ZuoraError as error:
                 delay = self._delay_before_retry(error, attempt)
                 if delay is None:
@@ -173,8 +228,8 @@ class ZuoraClient:
                 logger.warning(
                     "Retrying a Zuora request",
                     extra={
-                        "method": "GET",
-                        "path": path,
+                        "method": call.method,
+                        "path": call.path,
                         "http_status": error.http_status,
                         "error_code": error.code.value,
                         "attempt": attempt,
@@ -198,23 +253,23 @@ class ZuoraClient:
         jitter = self._rng.uniform(0, min(self._backoff_cap, self._backoff_base * 2 ** (attempt - 1)))
         return max(jitter, error.retry_after or 0.0)
 
-    def _get_json_once(self, path: str, params: Params, resource: str) -> dict[str, Any]:
-        response = self._send_authorized(path, params, resource)
+    def _call_json_once(self, call: _Call, resource: str) -> dict[str, Any]:
+        response = self._send_authorized(call, resource)
         body = _json_object(response)
         if 200 <= response.status_code < 300 and body is not None and body.get("success") is not False:
             return body
         raise error_for_response(resource, status=response.status_code, headers=response.headers, body=body)
 
-    def _send_authorized(self, path: str, params: Params, resource: str) -> requests.Response:
+    def _send_authorized(self, call: _Call, resource: str) -> requests.Response:
         token = self._token()
-        response = self._send(path, params, token, resource)
+        response = self._send(call, token, resource)
         if response.status_code != 401:
             return response
         # The token expired or was revoked early: Zuora's guide says fetch a new one and retry exactly once.
         shared_token_cache.invalidate(self._token_key(), token)
-        return self._send(path, params, self._token(), resource)
+        return self._send(call, self._token(), resource)
 
-    def _send(self, path: str, params: Params, token: AccessToken, resource: str) -> requests.Response:
+    def _send(self, call: _Call, token: AccessToken, resource: str) -> requests.Response:
         headers = {
             "Authorization": f"Bearer {token.value}",
             "Zuora-Version": self._api_version,
@@ -224,7 +279,9 @@ class ZuoraClient:
         if self._track_id:
             headers["Zuora-Track-Id"] = self._track_id
         with self._limiter(), _transport_errors(resource):
-            return self._session.get(self._base_url + path, params=params, headers=headers, timeout=self._timeout)
+            return self._session.request(
+                call.method, self._base_url + call.path, params=call.params, json=call.body, headers=headers, timeout=self._timeout
+            )
 
     def _token(self) -> AccessToken:
         return shared_token_cache.get(self._token_key(), self._fetch_token, self._clock)
@@ -252,6 +309,14 @@ class ZuoraClient:
                 self._credentials.forget()  # so a rotated secret is read again on the next attempt
             raise error
         return _access_token(response, requested_at)
+
+
+@dataclass(frozen=True)
+class _Call:
+    method: str
+    path: str
+    params: Params | None = None
+    body: dict[str, Any] | None = None  # sent as JSON
 
 
 class _LazyCredentials:
@@ -332,6 +397,15 @@ def _subscriptions_of(body: dict[str, Any], resource: str) -> list[dict[str, Any
     if not isinstance(subscriptions, list) or not all(isinstance(item, dict) for item in subscriptions):
         raise ZuoraMalformedResponse.about(resource, detail="subscriptions is not a list of objects")
     return subscriptions
+
+
+def _invoice_items_of(body: dict[str, Any], resource: str) -> list[dict[str, Any]]:
+    items = body.get("invoiceItems", [])
+    if items is None:
+        return []
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        raise ZuoraMalformedResponse.about(resource, detail="invoiceItems is not a list of objects")
+    return items
 
 
 def _next_page_params(next_page: Any, page_size: int, resource: str) -> dict[str, int]:

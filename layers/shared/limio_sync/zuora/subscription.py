@@ -1,13 +1,29 @@
-"""The part of a Zuora subscription the sync consumes, validated (unknown fields ignored)."""
+"""The parts of Zuora's records the sync consumes, validated (unknown fields ignored).
+
+Zuora sends unset text fields as "" or null, inconsistently, even within one record: both become None here,
+so "nothing" compares equal to "nothing" whichever way Zuora spelled it.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from enum import StrEnum
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from limio_sync.errors import ErrorCode, PermanentSyncError
+
+
+def _blank_is_none(value: Any) -> Any:
+    if isinstance(value, str):
+        value = value.strip()
+        return value or None
+    return value
+
+
+Text = Annotated[str | None, BeforeValidator(_blank_is_none)]
 
 
 class ZuoraStatus(StrEnum):
@@ -25,9 +41,51 @@ class TermType(StrEnum):
     EVERGREEN = "EVERGREEN"
 
 
-class ZuoraSubscription(BaseModel):
+class _Zuora(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
+
+class ZuoraContact(_Zuora):
+    firstName: Text = None
+    lastName: Text = None
+    workEmail: Text = None
+    personalEmail: Text = None
+    mobilePhone: Text = None
+    workPhone: Text = None
+    otherPhone: Text = None
+    address1: Text = None
+    address2: Text = None
+    city: Text = None
+    state: Text = None
+    county: Text = None
+    zipCode: Text = None
+    country: Text = None
+
+
+class ZuoraCharge(_Zuora):
+    number: str
+    name: str
+    type: str
+    model: str
+    price: Decimal | None = None
+    quantity: Decimal | None = None
+    discountPercentage: Decimal | None = None
+    discountAmount: Decimal | None = None
+    currency: Text = None
+    billingPeriod: Text = None
+    effectiveStartDate: dt.date | None = None
+    effectiveEndDate: dt.date | None = None
+
+
+class ZuoraRatePlan(_Zuora):
+    productRatePlanId: str
+    productName: Text = None
+    ratePlanName: Text = None
+    subscriptionRatePlanNumber: Text = None
+    ratePlanCharges: list[ZuoraCharge] = Field(default_factory=list)
+
+
+class ZuoraSubscription(_Zuora):
     id: str
     subscriptionNumber: str
     version: int = Field(ge=1)
@@ -35,11 +93,14 @@ class ZuoraSubscription(BaseModel):
     accountNumber: str
     termType: TermType
     subscriptionStartDate: dt.date
+    subscriptionEndDate: dt.date | None = None
     termStartDate: dt.date
     termEndDate: dt.date | None = None
-    subscriptionEndDate: dt.date | None = None
     autoRenew: bool = False
-    currency: str | None = None
+    currency: Text = None
+    billToContact: ZuoraContact | None = None
+    soldToContact: ZuoraContact | None = None
+    ratePlans: list[ZuoraRatePlan] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _termed_has_end(self) -> ZuoraSubscription:
@@ -48,10 +109,66 @@ class ZuoraSubscription(BaseModel):
         return self
 
 
+class ZuoraAccount(_Zuora):
+    """GET /v1/accounts/{key}: who the customer is and where to reach them."""
+
+    accountNumber: str
+    name: Text = None
+    crmId: Text = None
+    currency: Text = None
+    billToContact: ZuoraContact | None = None
+    soldToContact: ZuoraContact | None = None
+
+    @classmethod
+    def from_response(cls, body: dict) -> ZuoraAccount:
+        basic = body.get("basicInfo") or {}
+        billing = body.get("billingAndPayment") or {}
+        return cls.model_validate(
+            {
+                "accountNumber": basic.get("accountNumber"),
+                "name": basic.get("name"),
+                "crmId": basic.get("crmId"),
+                "currency": billing.get("currency"),
+                "billToContact": body.get("billToContact"),
+                "soldToContact": body.get("soldToContact"),
+            }
+        )
+
+
+class ZuoraInvoiceItem(_Zuora):
+    """One item of Zuora's billing preview: what Zuora will bill, when."""
+
+    subscriptionNumber: str
+    chargeAmount: Decimal
+    serviceStartDate: dt.date
+    chargeDate: dt.date | None = None
+    chargeName: Text = None
+    chargeNumber: Text = None
+    processingType: Text = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _normalise(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            data = dict(data)
+            data.setdefault("subscriptionNumber", data.get("subscriptionName"))
+            if isinstance(data.get("chargeDate"), str):
+                data["chargeDate"] = data["chargeDate"][:10]
+        return data
+
+    @property
+    def billing_date(self) -> dt.date:
+        return self.chargeDate or self.serviceStartDate
+
+
 class ZuoraBadRecord(PermanentSyncError):
-    """Zuora answered, but the subscription record cannot be used as it is."""
+    """Zuora answered, but the record cannot be used as it is."""
 
     code = ErrorCode.ZUORA_BAD_RESPONSE
+
+
+def _problems(exc: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(str(p) for p in err['loc']) or 'record'}: {err['msg']}" for err in exc.errors()[:5])
 
 
 def parse_subscription(raw: dict, subscription_number: str) -> ZuoraSubscription:
@@ -59,7 +176,18 @@ def parse_subscription(raw: dict, subscription_number: str) -> ZuoraSubscription
     try:
         return ZuoraSubscription.model_validate(raw)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'record'}: {err['msg']}" for err in exc.errors()[:5]
-        )
-        raise ZuoraBadRecord(f"Zuora returned an unusable record for subscription {subscription_number} ({problems})") from None
+        raise ZuoraBadRecord(f"Zuora returned an unusable record for subscription {subscription_number} ({_problems(exc)})") from None
+
+
+def parse_account(raw: dict, account_number: str) -> ZuoraAccount:
+    try:
+        return ZuoraAccount.from_response(raw)
+    except ValidationError as exc:
+        raise ZuoraBadRecord(f"Zuora returned an unusable record for account {account_number} ({_problems(exc)})") from None
+
+
+def parse_invoice_items(raw_items: list[dict], subscription_number: str) -> list[ZuoraInvoiceItem]:
+    try:
+        return [ZuoraInvoiceItem.model_validate(item) for item in raw_items]
+    except ValidationError as exc:
+        raise ZuoraBadRecord(f"Zuora's billing preview for subscription {subscription_number} is unusable ({_problems(exc)})") from None

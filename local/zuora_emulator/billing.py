@@ -1,0 +1,450 @@
+"""`POST /v1/operations/billing-preview`: the invoice items Zuora would bill an account up to a target date.
+
+A faithful simplification of Zuora's billing engine, computed from the stored subscriptions; its model and
+limits are in docs/zuora-emulator.md ("Billing preview"). Request and item field names follow Zuora's
+`PostBillingPreviewParam` and `POSTBillingPreviewInvoiceItem` (the operation's OpenAPI spec and zuora-sdk).
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import json
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from local.zuora_emulator.wire import BUSINESS_RULE, INVALID_VALUE, MALFORMED_REQUEST, MISSING_VALUE
+
+CHARGE_TYPES = ("OneTime", "Recurring", "Usage")
+MAX_PREVIEW_YEARS = 20  # Zuora's documented maximum preview duration
+
+# Subscriptions with these statuses can produce items; Suspended ones produce none while suspended.
+_BILLABLE_STATUSES = {"Active", "Cancelled", "Pending Activation", "Pending Acceptance"}
+_MONTHS_PER_PERIOD = {
+    "Month": 1,
+    "Quarter": 3,
+    "Semi_Annual": 6,
+    "Annual": 12,
+    "Eighteen_Months": 18,
+    "Two_Years": 24,
+    "Three_Years": 36,
+    "Five_Years": 60,
+}
+_DISCOUNT_MODELS = {"DiscountPercentage", "DiscountFixedAmount"}
+_CENT = Decimal("0.01")
+# Item ids are derived from what identifies a billed period, so the same state always gives the same ids.
+_ITEM_ID_NAMESPACE = uuid.UUID("0b5e3c1e-6f0a-4d8e-9a57-2f4d1c3b8e90")
+
+
+class PreviewError(Exception):
+    """A request or tenant state Zuora would answer with an error envelope; `code` is the Zuora error code."""
+
+    def __init__(self, code: int, message: str):
+        super().__init__(message)
+        self.code = code
+
+
+class _PreviewBody(BaseModel):
+    model_config = ConfigDict(extra="ignore")  # includingDraftItems, batch, ... are accepted and ignored
+
+    accountId: str | None = None
+    accountNumber: str | None = None
+    targetDate: dt.date
+    assumeRenewal: Literal["None", "Autorenew", "All"] = "None"
+    chargeTypeToExclude: str | None = None
+    includingEvergreenSubscription: bool = False
+
+
+@dataclass(frozen=True)
+class PreviewRequest:
+    account_key: str
+    target_date: dt.date
+    assume_renewal: str = "None"
+    excluded_charge_types: frozenset[str] = frozenset()
+    include_evergreen: bool = False
+
+
+def parse_preview_request(body: bytes, *, today: dt.date) -> PreviewRequest:
+    """The request body, checked the way Zuora checks it; raises PreviewError (category 90, 22 or 20)."""
+    try:
+        checked = _PreviewBody.model_validate_json(body or b"")
+    except ValidationError as exc:
+        raise _request_error(exc) from None
+    account_key = checked.accountId or checked.accountNumber
+    if not account_key:
+        raise PreviewError(MISSING_VALUE, "Either 'accountId' or 'accountNumber' is required.")
+    if checked.targetDate > _add_months(today, 12 * MAX_PREVIEW_YEARS):
+        raise PreviewError(INVALID_VALUE, f"'targetDate' must be at most {MAX_PREVIEW_YEARS} years from today.")
+    excluded = [name.strip() for name in (checked.chargeTypeToExclude or "").split(",") if name.strip()]
+    unknown = [name for name in excluded if name not in CHARGE_TYPES]
+    if unknown:
+        raise PreviewError(INVALID_VALUE, f"Invalid value for 'chargeTypeToExclude': {', '.join(unknown)} (use {', '.join(CHARGE_TYPES)}).")
+    return PreviewRequest(
+        account_key=account_key,
+        target_date=checked.targetDate,
+        assume_renewal=checked.assumeRenewal,
+        excluded_charge_types=frozenset(excluded),
+        include_evergreen=checked.includingEvergreenSubscription,
+    )
+
+
+def _request_error(exc: ValidationError) -> PreviewError:
+    error = exc.errors()[0]
+    field_name = ".".join(str(part) for part in error["loc"])
+    if error["type"] == "json_invalid" or (error["type"] == "model_type" and not field_name):
+        return PreviewError(MALFORMED_REQUEST, "The request body is not a JSON object.")
+    if error["type"] == "missing":
+        return PreviewError(MISSING_VALUE, f"'{field_name}' is required.")
+    return PreviewError(INVALID_VALUE, f"Invalid value for '{field_name}': {error['msg']}.")
+
+
+def preview_invoice_items(subscriptions: Iterable[dict[str, Any]], request: PreviewRequest) -> list[dict[str, Any]]:
+    """Every invoice item the subscriptions would bill up to the target date, in a stable order.
+
+    Raises PreviewError (business rule) for a charge the emulator cannot price, naming it.
+    """
+    items: list[dict[str, Any]] = []
+    for subscription in subscriptions:
+        items.extend(_subscription_items(subscription, request))
+    items.sort(key=lambda item: (item["subscriptionNumber"], item["chargeDate"], item["chargeNumber"], item["serviceStartDate"], item["id"]))
+    return items
+
+
+# One subscription
+
+
+@dataclass(frozen=True)
+class _Window:
+    """When a subscription's charges may bill: up to `end` (exclusive; None = open-ended)."""
+
+    end: dt.date | None
+    term_end: dt.date | None  # the current term end before any assumed renewal
+    renewed: bool
+
+
+@dataclass
+class _Charge:
+    subscription: dict[str, Any]
+    rate_plan: dict[str, Any]
+    fields: dict[str, Any]
+    items: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def number(self) -> str:
+        return str(self.fields.get("number") or self.fields.get("id") or "")
+
+    def describe(self) -> str:
+        return f"charge {self.number} of subscription {self.subscription.get('subscriptionNumber')}"
+
+
+def _subscription_items(subscription: dict[str, Any], request: PreviewRequest) -> list[dict[str, Any]]:
+    window = _billing_window(subscription, request)
+    if window is None:
+        return []
+    charges = [
+        _Charge(subscription, rate_plan, charge)
+        for rate_plan in subscription.get("ratePlans") or []
+        for charge in rate_plan.get("ratePlanCharges") or []
+        if charge.get("type") in ("OneTime", "Recurring") and charge.get("type") not in request.excluded_charge_types
+    ]
+    for charge in charges:
+        if charge.fields.get("model") not in _DISCOUNT_MODELS:
+            charge.items = list(_charge_items(charge, window, request.target_date))
+    for discount in charges:
+        if discount.fields.get("model") in _DISCOUNT_MODELS:
+            discount.items = _discount_items(discount, charges, window)
+    return [item for charge in charges for item in charge.items]
+
+
+def _billing_window(subscription: dict[str, Any], request: PreviewRequest) -> _Window | None:
+    """None when the subscription bills nothing: not billable now, or evergreen and not asked for."""
+    status = subscription.get("status")
+    evergreen = subscription.get("termType") == "EVERGREEN"
+    if status not in _BILLABLE_STATUSES or (evergreen and not request.include_evergreen):
+        return None
+    if status == "Cancelled":
+        end = _date(subscription.get("subscriptionEndDate")) or _date(subscription.get("termEndDate"))
+        return _Window(end, end, renewed=False) if end else None
+    if evergreen:
+        end = _date(subscription.get("subscriptionEndDate"))
+        return _Window(end, end, renewed=False)
+    term_end = _date(subscription.get("termEndDate")) or _date(subscription.get("subscriptionEndDate"))
+    if term_end is None:
+        return None  # a TERMED subscription without a term end cannot be billed
+    if not _assumed_to_renew(subscription, request.assume_renewal):
+        return _Window(term_end, term_end, renewed=False)
+    if subscription.get("renewalSetting") == "RENEW_TO_EVERGREEN":
+        return _Window(None, term_end, renewed=True)
+    end = term_end
+    while end <= request.target_date:
+        end = _add_term(end, subscription.get("renewalTerm"), subscription.get("renewalTermPeriodType"))
+    return _Window(end, term_end, renewed=end != term_end)
+
+
+def _assumed_to_renew(subscription: dict[str, Any], assume_renewal: str) -> bool:
+    if not subscription.get("renewalTerm") and subscription.get("renewalSetting") != "RENEW_TO_EVERGREEN":
+        return False  # Zuora: assumeRenewal needs a renewal term other than 0
+    return assume_renewal == "All" or (assume_renewal == "Autorenew" and subscription.get("autoRenew") is True)
+
+
+def _add_term(day: dt.date, length: Any, period_type: Any) -> dt.date:
+    length = int(length)
+    if period_type == "Day":
+        return day + dt.timedelta(days=length)
+    if period_type == "Week":
+        return day + dt.timedelta(weeks=length)
+    if period_type == "Year":
+        return _add_months(day, 12 * length)
+    return _add_months(day, length)
+
+
+def _charge_end(charge: _Charge, window: _Window) -> dt.date | None:
+    """The exclusive end of the charge's billing: its own end, the subscription's, whichever comes first.
+
+    A charge that runs to the subscription end moves with it when a renewal is assumed.
+    """
+    own_end = _date(charge.fields.get("effectiveEndDate"))
+    runs_to_subscription_end = charge.fields.get("endDateCondition") in (None, "Subscription_End")
+    if window.renewed and runs_to_subscription_end and (own_end is None or window.term_end is None or own_end >= window.term_end):
+        own_end = None
+    ends = [day for day in (own_end, window.end) if day is not None]
+    return min(ends) if ends else None
+
+
+# Charges
+
+
+def _charge_items(charge: _Charge, window: _Window, target_date: dt.date) -> Iterator[dict[str, Any]]:
+    if charge.fields.get("type") == "OneTime":
+        yield from _one_time_items(charge, window, target_date)
+        return
+    start = _date(charge.fields.get("effectiveStartDate"))
+    if start is None:
+        raise PreviewError(BUSINESS_RULE, f"The emulator cannot preview {charge.describe()}: it has no effectiveStartDate.")
+    unbilled_from = _date(charge.fields.get("chargedThroughDate")) or start
+    end = _charge_end(charge, window)
+    months, days = _cadence(charge)
+    amount = _period_amount(charge)
+    in_arrears = charge.fields.get("billingTiming") == "IN_ARREARS"
+    period = 0
+    while True:
+        period_start = _add_months(start, months * period) + dt.timedelta(days=days * period)
+        period_end = _add_months(start, months * (period + 1)) + dt.timedelta(days=days * (period + 1))
+        period += 1
+        if period_end <= unbilled_from:
+            continue
+        if end is not None and period_start >= end:
+            return
+        service_start = max(period_start, unbilled_from)
+        service_end = min(period_end, end) if end is not None else period_end
+        if service_start >= service_end:
+            return  # billed through the charge's end
+        charge_date = service_end if in_arrears else service_start
+        if charge_date > target_date:
+            return
+        billed = _prorated(amount, (service_end - service_start).days, (period_end - period_start).days)
+        yield _item(charge, service_start, service_end - dt.timedelta(days=1), charge_date, billed)
+
+
+def _one_time_items(charge: _Charge, window: _Window, target_date: dt.date) -> Iterator[dict[str, Any]]:
+    if charge.fields.get("chargedThroughDate"):
+        return  # already billed
+    day = _date(charge.fields.get("triggerDate")) or _date(charge.fields.get("effectiveStartDate"))
+    if day is None or day > target_date or (window.end is not None and day >= window.end):
+        return
+    yield _item(charge, day, day, day, _rounded(_period_amount(charge)))
+
+
+def _cadence(charge: _Charge) -> tuple[int, int]:
+    """(months, days) per billing period."""
+    period = charge.fields.get("billingPeriod")
+    specific = charge.fields.get("specificBillingPeriod")
+    if period in _MONTHS_PER_PERIOD:
+        return _MONTHS_PER_PERIOD[period], 0
+    if period == "Week":
+        return 0, 7
+    if period in ("Specific_Months", "Specific_Weeks") and isinstance(specific, int) and specific > 0:
+        return (specific, 0) if period == "Specific_Months" else (0, 7 * specific)
+    raise PreviewError(BUSINESS_RULE, f"The emulator cannot preview {charge.describe()}: billing period {period!r} is not supported.")
+
+
+def _period_amount(charge: _Charge) -> Decimal:
+    """What one full billing period (or the one-time charge) costs, before rounding."""
+    model = charge.fields.get("model")
+    quantity = _decimal(charge.fields.get("quantity"), default=Decimal(1))
+    if model == "FlatFee":
+        return _required_price(charge)
+    if model == "PerUnit":
+        return _required_price(charge) * quantity
+    if model in ("Volume", "Tiered"):
+        return _tiered_amount(charge, quantity, volume=model == "Volume")
+    raise PreviewError(BUSINESS_RULE, f"The emulator cannot preview {charge.describe()}: charge model {model!r} is not supported.")
+
+
+def _tiered_amount(charge: _Charge, quantity: Decimal, *, volume: bool) -> Decimal:
+    """Volume: the tier holding the whole quantity prices all of it. Tiered: each tier prices its own units."""
+    tiers = sorted(charge.fields.get("tiers") or [], key=lambda tier: _decimal(tier.get("startingUnit")))
+    total = Decimal(0)
+    for tier in tiers:
+        first = _decimal(tier.get("startingUnit"))
+        last = _decimal(tier["endingUnit"]) if tier.get("endingUnit") is not None else None
+        price = _decimal(tier.get("price"))
+        flat = tier.get("priceFormat") == "FlatFee"
+        if volume:
+            if first <= quantity and (last is None or quantity <= last):
+                return price if flat else price * quantity
+            continue
+        units = (quantity if last is None else min(quantity, last)) - max(first - 1, Decimal(0))
+        if units > 0:
+            total += price if flat else price * units
+    if volume or not tiers:
+        raise PreviewError(BUSINESS_RULE, f"The emulator cannot preview {charge.describe()}: no tier holds quantity {quantity}.")
+    return total
+
+
+def _required_price(charge: _Charge) -> Decimal:
+    if charge.fields.get("price") is None:
+        raise PreviewError(BUSINESS_RULE, f"The emulator cannot preview {charge.describe()}: it has no price.")
+    return _decimal(charge.fields["price"])
+
+
+# Discounts
+
+
+def _discount_items(discount: _Charge, charges: list[_Charge], window: _Window) -> list[dict[str, Any]]:
+    """One negative item per discounted item whose service starts while the discount is unbilled and in effect."""
+    start = _date(discount.fields.get("chargedThroughDate")) or _date(discount.fields.get("effectiveStartDate"))
+    end = _charge_end(discount, window)
+    applies_to = _discounted_charge_types(discount.fields.get("applyDiscountTo"))
+    same_rate_plan_only = str(discount.fields.get("discountLevel") or "").lower() == "rateplan"
+    targets = [
+        item
+        for charge in charges
+        if charge.fields.get("model") not in _DISCOUNT_MODELS
+        and charge.fields.get("type") in applies_to
+        and (not same_rate_plan_only or charge.rate_plan is discount.rate_plan)
+        for item in charge.items
+        if (start is None or item["serviceStartDate"] >= start.isoformat()) and (end is None or item["serviceStartDate"] < end.isoformat())
+    ]
+    if discount.fields.get("model") == "DiscountPercentage":
+        percentage = _decimal(discount.fields.get("discountPercentage"))
+        return [_discount_item(discount, item, _rounded(Decimal(str(item["chargeAmount"])) * percentage / 100)) for item in targets]
+    return _fixed_discount_items(discount, targets)
+
+
+def _fixed_discount_items(discount: _Charge, targets: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The fixed amount is granted once per service period, spread over its items and never above them."""
+    items: list[dict[str, Any]] = []
+    remaining_by_period: dict[str, Decimal] = {}
+    for target in sorted(targets, key=lambda item: (item["serviceStartDate"], item["chargeNumber"])):
+        remaining = remaining_by_period.setdefault(target["serviceStartDate"], _decimal(discount.fields.get("discountAmount")))
+        granted = min(remaining, Decimal(str(target["chargeAmount"])))
+        if granted > 0:
+            items.append(_discount_item(discount, target, _rounded(granted)))
+            remaining_by_period[target["serviceStartDate"]] = remaining - granted
+    return items
+
+
+def _discounted_charge_types(apply_discount_to: Any) -> set[str]:
+    """Zuora's values concatenate ONETIME, RECURRING and USAGE (e.g. ONETIMERECURRING); unset means recurring."""
+    text = str(apply_discount_to or "RECURRING").upper()
+    return {name for name, marker in (("OneTime", "ONETIME"), ("Recurring", "RECURRING"), ("Usage", "USAGE")) if marker in text}
+
+
+# Items
+
+
+def _item(charge: _Charge, service_start: dt.date, service_end: dt.date, charge_date: dt.date, amount: Decimal) -> dict[str, Any]:
+    subscription, fields = charge.subscription, charge.fields
+    number = subscription.get("subscriptionNumber")
+    return {
+        "id": _item_id(number, charge.number, service_start.isoformat()),
+        "subscriptionName": number,
+        "subscriptionId": subscription.get("id"),
+        "subscriptionNumber": number,
+        "serviceStartDate": service_start.isoformat(),
+        "serviceEndDate": service_end.isoformat(),
+        "chargeAmount": float(amount),
+        "chargeDescription": fields.get("description") or "",
+        "chargeName": fields.get("name"),
+        "chargeNumber": charge.number,
+        "chargeId": fields.get("id"),
+        "productName": charge.rate_plan.get("productName"),
+        "quantity": _number(fields.get("quantity"), default=1),
+        "taxAmount": 0,
+        "unitOfMeasure": fields.get("uom") or "",
+        "chargeDate": f"{charge_date.isoformat()} 00:00:00",
+        "chargeType": fields.get("type"),
+        "processingType": "Charge",
+        "appliedToItemId": None,
+    }
+
+
+def _discount_item(discount: _Charge, target: dict[str, Any], amount: Decimal) -> dict[str, Any]:
+    fields = discount.fields
+    return {
+        **target,
+        "id": _item_id(target["subscriptionNumber"], discount.number, target["id"]),
+        "chargeAmount": float(-amount),
+        "chargeDescription": fields.get("description") or "",
+        "chargeName": fields.get("name"),
+        "chargeNumber": discount.number,
+        "chargeId": fields.get("id"),
+        "productName": discount.rate_plan.get("productName"),
+        "quantity": _number(fields.get("quantity"), default=0),
+        "unitOfMeasure": fields.get("uom") or "",
+        "chargeType": fields.get("type"),
+        "processingType": "Discount",
+        "appliedToItemId": target["id"],
+    }
+
+
+def _item_id(*parts: str | None) -> str:
+    return uuid.uuid5(_ITEM_ID_NAMESPACE, json.dumps(parts)).hex
+
+
+# Dates and money
+
+
+def _add_months(day: dt.date, months: int) -> dt.date:
+    """Calendar months later, clamped to the month's last day (Jan 31 + 1 month = Feb 28)."""
+    year, month_index = divmod(day.year * 12 + day.month - 1 + months, 12)
+    month = month_index + 1
+    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def _date(value: Any) -> dt.date | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value[:10])
+    except ValueError:
+        return None
+
+
+def _decimal(value: Any, default: Decimal = Decimal(0)) -> Decimal:
+    if value is None or isinstance(value, bool):
+        return default
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return default
+
+
+def _number(value: Any, default: int) -> Any:
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else default
+
+
+def _prorated(amount: Decimal, days_billed: int, days_in_period: int) -> Decimal:
+    if days_billed >= days_in_period:
+        return _rounded(amount)
+    return _rounded(amount * days_billed / days_in_period)
+
+
+def _rounded(amount: Decimal) -> Decimal:
+    return amount.quantize(_CENT, rounding=ROUND_HALF_UP)
