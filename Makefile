@@ -7,6 +7,8 @@ BIN := $(VENV)/bin
 PORT ?= 3000
 ZUORA_TENANT ?= local/tenants/demo.json
 SAM_VENV := .venv-sam
+# `sam build` needs the functions' runtime (python3.13) on PATH; pyenv installs it without a usable shim.
+PYTHON313 ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13) $(shell command -v python3.13))
 export AWS_DEFAULT_REGION ?= eu-west-2
 export SAM_CLI_TELEMETRY := 0
 
@@ -50,7 +52,8 @@ sam-check:
 	$(PYTHON) -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check aws-sam-cli==1.170.0
 	$(SAM_VENV)/bin/sam validate --lint --template template.yaml
-	PATH="$(dir $(shell command -v python3.13)):$$PATH" $(SAM_VENV)/bin/sam build --template template.yaml
+	@test -n "$(PYTHON313)" || { echo "sam build needs python3.13 (the Lambda runtime) on PATH"; exit 1; }
+	PATH="$(dir $(PYTHON313)):$$PATH" $(SAM_VENV)/bin/sam build --template template.yaml
 
 clean:
 	rm -rf .aws-sam .pytest_cache .ruff_cache

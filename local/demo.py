@@ -51,9 +51,9 @@ def print_subscriptions(records: list[dict]) -> None:
 
 def lfs_sync(service: LocalSyncService, customer: dict) -> dict:
     """Press Sync: start, poll with visible progress, show what LFS shows afterwards."""
-    started = start_sync(service.api_url, customer)
+    started = start_sync(service.api_url, customer, credentials=service.credentials)
     print(f"  202 Accepted: syncId={started['syncId']}  Location={started['location']}  Retry-After={started['retryAfter']}s")
-    job = poll_until_done(started["statusUrl"], on_progress=show_progress)
+    job = poll_until_done(started["statusUrl"], on_progress=show_progress, credentials=service.credentials)
     records = service.limio_subscriptions()
     print(f"\nLFS refreshes the list: the customer's subscriptions as Limio now holds them ({len(records)}):\n")
     print_subscriptions(records)

@@ -1,4 +1,7 @@
-"""What LFS does after the Sync button: start the sync, poll until it ends, read the result."""
+"""What LFS does after the Sync button: start the sync, poll until it ends, read the result.
+
+Every call is SigV4-signed with `credentials`, as LFS's Named Credential signs for API Gateway (AWS_IAM).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,8 @@ from collections.abc import Callable
 
 import requests
 
+from local.auth import ApiCredentials, SigV4RequestAuth
+
 TERMINAL = {"SUCCEEDED", "PARTIALLY_FAILED", "FAILED"}
 
 
@@ -14,9 +19,16 @@ class SyncTimedOut(Exception):
     pass
 
 
-def start_sync(api_url: str, customer: dict, *, requested_by: str = "demo-agent", session: requests.Session | None = None) -> dict:
+def start_sync(
+    api_url: str,
+    customer: dict,
+    *,
+    credentials: ApiCredentials | None = None,
+    requested_by: str = "demo-agent",
+    session: requests.Session | None = None,
+) -> dict:
     http = session or requests
-    reply = http.post(f"{api_url}/syncs", json={**customer, "requestedBy": requested_by}, timeout=10)
+    reply = http.post(f"{api_url}/syncs", json={**customer, "requestedBy": requested_by}, auth=_signed(credentials), timeout=10)
     reply.raise_for_status()
     return {**reply.json(), "location": reply.headers.get("Location"), "retryAfter": reply.headers.get("Retry-After")}
 
@@ -27,12 +39,13 @@ def poll_until_done(
     interval: float = 0.25,
     timeout: float = 120.0,
     on_progress: Callable[[dict, float], None] | None = None,
+    credentials: ApiCredentials | None = None,
     session: requests.Session | None = None,
 ) -> dict:
     http = session or requests
     started = time.monotonic()
     while True:
-        reply = http.get(status_url, timeout=10)
+        reply = http.get(status_url, auth=_signed(credentials), timeout=10)
         reply.raise_for_status()
         job = reply.json()
         elapsed = time.monotonic() - started
@@ -43,3 +56,8 @@ def poll_until_done(
         if elapsed > timeout:
             raise SyncTimedOut(f"sync {job['syncId']} still {job['status']} after {timeout:.0f}s")
         time.sleep(interval)
+
+
+def _signed(credentials: ApiCredentials | None) -> SigV4RequestAuth | None:
+    """None leaves a session's own auth in place (and sends unsigned requests without one)."""
+    return SigV4RequestAuth(credentials) if credentials else None

@@ -10,6 +10,7 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer
 
 from local.api_gateway import LocalApiGateway
+from local.auth import ApiCredentials, SigV4Verifier
 from local.cloud import LocalCloud
 from local.zuora_emulator import ZuoraEmulator
 
@@ -21,7 +22,12 @@ CREDENTIALS_SECRET = "ZuoraCredentialsSecret"  # noqa: S105 - the logical id of 
 
 
 class LocalSyncService:
-    """Start with `with LocalSyncService(tenant) as service:`; `service.api_url` is the API base URL."""
+    """Start with `with LocalSyncService(tenant) as service:`; `service.api_url` is the API base URL.
+
+    Like API Gateway with AWS_IAM, the API answers only SigV4-signed requests (`require_signature=False` turns
+    that off): sign with `service.credentials`, generated per run unless given or set in the environment
+    (LOCAL_API_ACCESS_KEY_ID / LOCAL_API_SECRET_ACCESS_KEY).
+    """
 
     def __init__(
         self,
@@ -33,8 +39,12 @@ class LocalSyncService:
         environment_overrides: dict[str, str] | None = None,
         emit_metrics: bool = False,
         catalog: str | Path | dict = DEMO_CATALOG,
+        require_signature: bool = True,
+        credentials: ApiCredentials | None = None,
     ):
         self.emulator = ZuoraEmulator(tenant)
+        self.require_signature = require_signature
+        self.credentials = credentials or ApiCredentials.from_environment() or ApiCredentials.generate()
         self._host, self._port = host, port
         self._parameters = {"MapMaxConcurrency": "10", "LogLevel": "WARNING", **(parameter_overrides or {})}
         # Metrics are CloudWatch EMF lines on stdout; locally they would drown the demo's output.
@@ -54,7 +64,8 @@ class LocalSyncService:
         self.cloud.start()
         self._store_zuora_credentials()
         self.put_catalog_mapping(self._catalog)
-        self.gateway = LocalApiGateway(self.cloud, host=self._host, port=self._port)
+        verifier = SigV4Verifier([self.credentials], region=self.cloud.region) if self.require_signature else None
+        self.gateway = LocalApiGateway(self.cloud, host=self._host, port=self._port, authorizer=verifier)
         self.api_url = self.gateway.start()
         return self.api_url
 

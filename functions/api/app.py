@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
+from pydantic import ValidationError
 
 from limio_sync import api
 from limio_sync.config import get_settings
@@ -17,10 +19,12 @@ from limio_sync.models import SyncJob
 from limio_sync.observability import bind_sync_context, logger, metrics, tracer
 from limio_sync.stores import aws
 from limio_sync.stores.jobs import JobStore, utc_now
+from limio_sync.stores.limio_subscriptions import LimioSubscriptionStore
 
 app = APIGatewayRestResolver(enable_validation=True)
 
 SYNC_ID_PATTERN = r"^sync-[0-9a-f]{32}$"
+SUBSCRIPTION_NUMBER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 
 
 def _json_reply(description: str, model: type) -> dict:
@@ -69,6 +73,44 @@ def start_sync(request: api.StartSyncRequest) -> Response[api.StartSyncResponse]
 def get_sync(syncId: Annotated[str, Path(pattern=SYNC_ID_PATTERN, description="The id POST /syncs returned")]) -> SyncJob:  # noqa: N803 - the path parameter's public name
     bind_sync_context(sync_id=syncId)
     return api.get_sync(syncId, jobs=JobStore(get_settings().jobs_table_name))
+
+
+@app.get(
+    "/subscriptions",
+    summary="A customer's subscriptions as Limio holds them, with what LFS's table shows",
+    responses={
+        200: _json_reply("The customer's subscriptions", api.CustomerSubscriptions),
+        400: _json_reply("Give exactly one valid customer key", ErrorResponse),
+    },
+)
+def list_subscriptions(
+    salesforceAccountId: Annotated[str | None, Query(max_length=18, description="Salesforce Account id (15 or 18 chars)")] = None,  # noqa: N803
+    zuoraAccountNumber: Annotated[str | None, Query(max_length=70, description="Zuora account number")] = None,  # noqa: N803
+) -> api.CustomerSubscriptions:
+    query = api.CustomerKey.model_validate(
+        {k: v for k, v in {"salesforceAccountId": salesforceAccountId, "zuoraAccountNumber": zuoraAccountNumber}.items() if v is not None}
+    )
+    return api.list_subscriptions(query, limio=LimioSubscriptionStore(get_settings().subscriptions_table_name), today=dt.date.today())
+
+
+@app.get(
+    "/subscriptions/<subscriptionNumber>/events",
+    summary="The audit trail of one subscription: each sync's outcome, changed fields and Zuora version",
+    responses={
+        200: _json_reply("Newest first", api.SubscriptionEvents),
+        400: _json_reply("Malformed subscription number", ErrorResponse),
+        404: _json_reply("No sync has recorded this subscription", ErrorResponse),
+    },
+)
+def subscription_events(
+    subscriptionNumber: Annotated[str, Path(pattern=SUBSCRIPTION_NUMBER_PATTERN, max_length=100)],  # noqa: N803
+) -> api.SubscriptionEvents:
+    return api.subscription_events(subscriptionNumber, jobs=JobStore(get_settings().jobs_table_name))
+
+
+@app.exception_handler(ValidationError)
+def _invalid_query(error: ValidationError) -> Response:
+    return _json(400, validation_error_body(error.errors()))
 
 
 @app.exception_handler(RequestValidationError)

@@ -13,6 +13,7 @@ from limio_sync.models import SyncId, SyncItem
 from limio_sync.observability import bind_sync_context, logger, metrics, tracer
 from limio_sync.stores.catalog import load_catalog_mapping
 from limio_sync.stores.jobs import utc_now
+from limio_sync.stores.limio_customers import LimioCustomerStore
 from limio_sync.stores.limio_subscriptions import LimioSubscriptionStore
 from limio_sync.stores.snapshots import SnapshotStore
 from limio_sync.syncing import SyncRules, sync_one
@@ -47,6 +48,7 @@ def lambda_handler(event: dict, context) -> dict:
         snapshots=SnapshotStore(settings.work_bucket_name),
         zuora=lambda: zuora_client(settings, request.syncId),
         store=LimioSubscriptionStore(settings.subscriptions_table_name),
+        customers=LimioCustomerStore(settings.customers_table_name),
         rules=rules,
         now=utc_now,
     )

@@ -50,14 +50,16 @@ class PreviewError(Exception):
 
 
 class _PreviewBody(BaseModel):
+    """Null and absent mean the same for every field."""
+
     model_config = ConfigDict(extra="ignore")  # includingDraftItems, batch, ... are accepted and ignored
 
     accountId: str | None = None
     accountNumber: str | None = None
-    targetDate: dt.date
-    assumeRenewal: Literal["None", "Autorenew", "All"] = "None"
+    targetDate: dt.date | None = None
+    assumeRenewal: Literal["None", "Autorenew", "All"] | None = None
     chargeTypeToExclude: str | None = None
-    includingEvergreenSubscription: bool = False
+    includingEvergreenSubscription: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,8 @@ def parse_preview_request(body: bytes, *, today: dt.date) -> PreviewRequest:
     account_key = checked.accountId or checked.accountNumber
     if not account_key:
         raise PreviewError(MISSING_VALUE, "Either 'accountId' or 'accountNumber' is required.")
+    if checked.targetDate is None:
+        raise PreviewError(MISSING_VALUE, "'targetDate' is required.")
     if checked.targetDate > _add_months(today, 12 * MAX_PREVIEW_YEARS):
         raise PreviewError(INVALID_VALUE, f"'targetDate' must be at most {MAX_PREVIEW_YEARS} years from today.")
     excluded = [name.strip() for name in (checked.chargeTypeToExclude or "").split(",") if name.strip()]
@@ -87,9 +91,9 @@ def parse_preview_request(body: bytes, *, today: dt.date) -> PreviewRequest:
     return PreviewRequest(
         account_key=account_key,
         target_date=checked.targetDate,
-        assume_renewal=checked.assumeRenewal,
+        assume_renewal=checked.assumeRenewal or "None",
         excluded_charge_types=frozenset(excluded),
-        include_evergreen=checked.includingEvergreenSubscription,
+        include_evergreen=bool(checked.includingEvergreenSubscription),
     )
 
 
@@ -98,8 +102,6 @@ def _request_error(exc: ValidationError) -> PreviewError:
     field_name = ".".join(str(part) for part in error["loc"])
     if error["type"] == "json_invalid" or (error["type"] == "model_type" and not field_name):
         return PreviewError(MALFORMED_REQUEST, "The request body is not a JSON object.")
-    if error["type"] == "missing":
-        return PreviewError(MISSING_VALUE, f"'{field_name}' is required.")
     return PreviewError(INVALID_VALUE, f"Invalid value for '{field_name}': {error['msg']}.")
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import json
 import random
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -466,6 +468,130 @@ def test_keys_are_quoted_as_one_path_segment(http, make_client):
     make_client().get_subscription("A-S/1?x=1")
 
     assert urlsplit(api_calls(http)[0].request.url).path == "/v1/subscriptions/A-S%2F1%3Fx%3D1"
+
+
+# --- Billing preview --------------------------------------------------------------------------------------------
+
+PREVIEW_URL = f"{BASE}/v1/operations/billing-preview"
+INVOICE_ITEM = {
+    "id": "93ac165212294c1a8bef1c8f99121461",
+    "subscriptionName": "A-S00001234",
+    "subscriptionNumber": "A-S00001234",
+    "serviceStartDate": "2027-01-01",
+    "serviceEndDate": "2027-01-31",
+    "chargeAmount": 45.0,
+    "chargeNumber": "C-00000001",
+    "chargeDate": "2027-01-01 00:00:00",
+    "chargeType": "Recurring",
+    "processingType": "Charge",
+}
+
+
+def test_billing_preview_posts_zuoras_body_once_for_the_account(http, make_client):
+    add_token(http)
+    http.add(responses.POST, PREVIEW_URL, json={"accountId": "2c9", "invoiceItems": [INVOICE_ITEM], "creditMemoItems": [], "success": True})
+
+    items = make_client(track_id="sync-1").preview_billing("A00001234", dt.date(2027, 12, 31))
+
+    assert items == [INVOICE_ITEM]
+    (call,) = api_calls(http)
+    assert call.request.method == "POST"
+    assert call.request.headers["Content-Type"] == "application/json"
+    assert call.request.headers["Authorization"] == "Bearer token-1"
+    assert call.request.headers["Zuora-Version"] == "2025-08-12"
+    assert call.request.headers["Zuora-Track-Id"] == "sync-1"
+    assert json.loads(call.request.body) == {
+        "accountNumber": "A00001234",
+        "targetDate": "2027-12-31",
+        "assumeRenewal": "None",
+        "includingEvergreenSubscription": True,
+        "chargeTypeToExclude": "Usage",
+    }
+
+
+def test_billing_preview_by_account_id_with_options(http, make_client):
+    add_token(http)
+    http.add(responses.POST, PREVIEW_URL, json={"success": True})
+    account_id = "8ad0887e8f1b2a3c018f2b4c11112222"
+
+    items = make_client().preview_billing(
+        account_id, dt.date(2028, 2, 29), assume_renewal="Autorenew", include_evergreen=False, exclude_charge_types=("Usage", "OneTime")
+    )
+
+    assert items == []  # no invoiceItems: nothing to bill
+    body = json.loads(api_calls(http)[0].request.body)
+    assert body == {
+        "accountId": account_id,
+        "targetDate": "2028-02-29",
+        "assumeRenewal": "Autorenew",
+        "includingEvergreenSubscription": False,
+        "chargeTypeToExclude": "Usage,OneTime",
+    }
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (404, failure(50000040, "Cannot find entity by key: 'A00009999'.")),
+        (200, failure(50000040, "Cannot find entity by key: 'A00009999'.")),
+    ],
+)
+def test_billing_preview_of_an_unknown_account_is_not_found_in_both_error_styles(http, make_client, status, body, sleeps):
+    add_token(http)
+    http.add(responses.POST, PREVIEW_URL, status=status, json=body)
+
+    with pytest.raises(ZuoraNotFound) as caught:
+        make_client().preview_billing("A00009999", dt.date(2027, 12, 31))
+
+    assert str(caught.value).startswith("Zuora does not know account A00009999 (billing preview)")
+    assert caught.value.zuora_codes == [50000040]
+    assert len(api_calls(http)) == 1 and sleeps == []
+
+
+def test_billing_preview_is_retried_on_503(http, make_client, sleeps):
+    add_token(http)
+    http.add(responses.POST, PREVIEW_URL, status=503, headers={"Retry-After": "1"})
+    http.add(responses.POST, PREVIEW_URL, json={"invoiceItems": [INVOICE_ITEM], "success": True})
+
+    assert make_client().preview_billing("A00001234", dt.date(2027, 12, 31)) == [INVOICE_ITEM]
+    assert len(api_calls(http)) == 2
+    assert len(sleeps) == 1 and sleeps[0] >= 1
+    assert [call.request.body for call in api_calls(http)][0] == api_calls(http)[1].request.body
+
+
+def test_billing_preview_refreshes_an_expired_token_once(http, make_client):
+    add_token(http, "token-1")
+    add_token(http, "token-2")
+    http.add(responses.POST, PREVIEW_URL, status=401, json={"message": "Authentication error"})
+    http.add(responses.POST, PREVIEW_URL, json={"invoiceItems": [], "success": True})
+
+    assert make_client().preview_billing("A00001234", dt.date(2027, 12, 31)) == []
+    assert [call.request.headers["Authorization"] for call in api_calls(http)] == ["Bearer token-1", "Bearer token-2"]
+
+
+@pytest.mark.parametrize("items", [{"id": "x"}, ["not an object"], "nothing"])
+def test_billing_preview_items_that_are_not_a_list_of_objects_are_malformed(http, make_client, items):
+    add_token(http)
+    http.add(responses.POST, PREVIEW_URL, json={"invoiceItems": items, "success": True})
+
+    with pytest.raises(ZuoraMalformedResponse):
+        make_client(max_attempts=1).preview_billing("A00001234", dt.date(2027, 12, 31))
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        {"account_key": ""},
+        {"assume_renewal": "none"},
+        {"exclude_charge_types": ("Discount",)},
+        {"exclude_charge_types": "Usage"},
+    ],
+)
+def test_billing_preview_arguments_zuora_would_refuse_are_rejected_before_any_call(http, make_client, arguments):
+    with pytest.raises(ValueError):
+        make_client().preview_billing(**{"account_key": "A00001234", "target_date": dt.date(2027, 12, 31), **arguments})
+
+    assert len(http.calls) == 0
 
 
 # --- Error classification -------------------------------------------------------------------------------------

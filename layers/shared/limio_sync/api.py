@@ -2,33 +2,34 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Annotated, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from limio_sync import ids
 from limio_sync.errors import ErrorCode
 from limio_sync.ids import new_sync_id
-from limio_sync.models import AccountNumber, CustomerRef, JobFailure, JobStatus, SyncJob
+from limio_sync.models import AccountNumber, CustomerRef, JobFailure, JobStatus, Outcome, SyncJob
 from limio_sync.observability import logger
+from limio_sync.sync_rules import LimioSubscription
 from limio_sync.validation import SalesforceId
+from limio_sync.views import SubscriptionView, subscription_view
 
 
-class StartSyncRequest(BaseModel):
-    """Body of POST /syncs: the customer, named by exactly one key."""
+class CustomerKey(BaseModel):
+    """A customer, named by exactly one key."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     salesforceAccountId: SalesforceId | None = Field(
-        default=None, description="Salesforce Account id (15 or 18 chars); every Zuora account whose crmId matches is synced."
+        default=None, description="Salesforce Account id (15 or 18 chars); every Zuora account whose crmId matches belongs to the customer."
     )
     zuoraAccountNumber: AccountNumber | None = Field(default=None, description="One Zuora account number, e.g. A00001001.")
-    requestedBy: Annotated[str, StringConstraints(min_length=1, max_length=120)] | None = Field(
-        default=None, description="Who clicked Sync (for the audit trail), e.g. the Salesforce user id."
-    )
 
     @model_validator(mode="after")
-    def _exactly_one_customer_key(self) -> StartSyncRequest:
+    def _exactly_one_customer_key(self) -> CustomerKey:
         given = [name for name in ("salesforceAccountId", "zuoraAccountNumber") if getattr(self, name)]
         if len(given) != 1:
             raise ValueError("give exactly one of salesforceAccountId or zuoraAccountNumber")
@@ -36,6 +37,14 @@ class StartSyncRequest(BaseModel):
 
     def customer(self) -> CustomerRef:
         return CustomerRef(salesforceAccountId=self.salesforceAccountId, zuoraAccountNumber=self.zuoraAccountNumber)
+
+
+class StartSyncRequest(CustomerKey):
+    """Body of POST /syncs: the customer, and who asked."""
+
+    requestedBy: Annotated[str, StringConstraints(min_length=1, max_length=120)] | None = Field(
+        default=None, description="Who clicked Sync (for the audit trail), e.g. the Salesforce user id."
+    )
 
 
 class StartSyncResponse(BaseModel):
@@ -84,3 +93,52 @@ def get_sync(sync_id: str, *, jobs: Jobs) -> SyncJob:
     if job is None:
         raise ApiError(404, "SYNC_NOT_FOUND", f"No sync has id {sync_id}.")
     return job
+
+
+class CustomerSubscriptions(BaseModel):
+    """GET /subscriptions: what LFS's table lists for a customer, as Limio now holds it."""
+
+    customer: CustomerRef
+    subscriptions: list[SubscriptionView]
+
+
+class SubscriptionRecords(Protocol):
+    def for_customer(self, customer_id: str) -> list[LimioSubscription]: ...
+    def for_zuora_account(self, account_number: str) -> list[LimioSubscription]: ...
+
+
+def list_subscriptions(query: CustomerKey, *, limio: SubscriptionRecords, today: dt.date) -> CustomerSubscriptions:
+    if query.salesforceAccountId:
+        records = limio.for_customer(ids.customer_id(query.salesforceAccountId))
+    else:
+        records = limio.for_zuora_account(query.zuoraAccountNumber or "")
+    views = [subscription_view(record, today) for record in sorted(records, key=lambda r: r.subscriptionNumber)]
+    return CustomerSubscriptions(customer=query.customer(), subscriptions=views)
+
+
+class SubscriptionEvent(BaseModel):
+    """One sync's receipt for one subscription: the audit trail entry."""
+
+    syncId: str
+    recordedAt: str
+    outcome: Outcome
+    errorCode: ErrorCode | None = None
+    message: str | None = None
+    zuoraVersion: int | None = None
+    changes: list[dict] | None = None
+
+
+class SubscriptionEvents(BaseModel):
+    subscriptionNumber: str
+    events: list[SubscriptionEvent]
+
+
+class Receipts(Protocol):
+    def receipts_for(self, subscription_number: str, limit: int) -> list[dict]: ...
+
+
+def subscription_events(subscription_number: str, *, jobs: Receipts, limit: int = 100) -> SubscriptionEvents:
+    events = [SubscriptionEvent.model_validate(receipt) for receipt in jobs.receipts_for(subscription_number, limit)]
+    if not events:
+        raise ApiError(404, "SUBSCRIPTION_NOT_FOUND", f"No sync has recorded subscription {subscription_number}.")
+    return SubscriptionEvents(subscriptionNumber=subscription_number, events=events)

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 class Settings(BaseModel):
     jobs_table_name: str = Field(min_length=1)
     subscriptions_table_name: str = Field(min_length=1)
+    customers_table_name: str = Field(min_length=1)
     work_bucket_name: str = Field(min_length=1)
     state_machine_arn: str | None = None
     zuora_base_url: str = Field(min_length=1)

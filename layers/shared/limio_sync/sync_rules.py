@@ -277,7 +277,7 @@ def desired_schedule(subscription: ZuoraSubscription, items: tuple[ZuoraInvoiceI
             by_date[item.billing_date].append(item)
     entries = []
     for date, day_items in sorted(by_date.items()):
-        amount = sum((i.chargeAmount for i in day_items), Decimal(0)).quantize(CENT, ROUND_HALF_UP)
+        amount = sum((i.amount for i in day_items), Decimal(0)).quantize(CENT, ROUND_HALF_UP)
         names = sorted({i.chargeName or i.chargeNumber or "charge" for i in day_items})
         description = ", ".join(names)
         entries.append(

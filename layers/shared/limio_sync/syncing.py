@@ -26,6 +26,10 @@ class ZuoraSource(Protocol):
     def preview_billing(self, account_key: str, target_date: dt.date) -> list[dict[str, Any]]: ...
 
 
+class Customers(Protocol):
+    def upsert_from(self, record: LimioSubscription, *, synced_at: str) -> bool: ...
+
+
 class SnapshotReader(Protocol):
     def get(self, key: str) -> dict | None: ...
 
@@ -42,12 +46,13 @@ def sync_one(
     snapshots: SnapshotReader,
     zuora: Callable[[], ZuoraSource],
     store: LimioStore,
+    customers: Customers,
     rules: SyncRules,
     now: Callable[[], str],
 ) -> SubscriptionResult:
     number = item.subscriptionNumber
     try:
-        return _sync(sync_id, item, snapshots=snapshots, zuora=zuora, store=store, rules=rules, now=now)
+        return _sync(sync_id, item, snapshots=snapshots, zuora=zuora, store=store, customers=customers, rules=rules, now=now)
     except SyncError as error:
         if error.retryable:
             logger.warning("Transient failure, leaving it to the state machine to retry", extra={"error_code": error.code})
@@ -91,17 +96,18 @@ def read_zuora_state(item: SyncItem, snapshots: SnapshotReader, zuora: Callable[
     return ZuoraState(subscription=subscription, account=account, invoiceItems=tuple(parse_invoice_items(snapshot.get("invoiceItems", []), number)))
 
 
-def _sync(sync_id, item, *, snapshots, zuora, store, rules, now) -> SubscriptionResult:
+def _sync(sync_id, item, *, snapshots, zuora, store, customers, rules, now) -> SubscriptionResult:
     number = item.subscriptionNumber
     state = read_zuora_state(item, snapshots, zuora, rules)
     existing = store.get(number)
+    synced_at = now()
     desired = desired_record(
         state,
         existing,
         catalog=rules.catalog,
         salesforce_account_id=item.salesforceAccountId,
         sync_id=sync_id,
-        synced_at=now(),
+        synced_at=synced_at,
         today=rules.today,
         evergreen_horizon_days=rules.evergreen_horizon_days,
     )
@@ -117,6 +123,8 @@ def _sync(sync_id, item, *, snapshots, zuora, store, rules, now) -> Subscription
             zuoraVersion=newer.zuoraVersion if newer else None,
             limioId=newer.id if newer else None,
         )
+    if decision.write and customers.upsert_from(decision.record, synced_at=synced_at):
+        logger.info("Created the Limio customer", extra={"customer_id": decision.record.customerId})
     logger.info("Subscription synced", extra={"outcome": decision.outcome, "changed_fields": list(decision.changed_fields)})
     return SubscriptionResult(
         subscriptionNumber=number,

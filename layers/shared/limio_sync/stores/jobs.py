@@ -16,6 +16,7 @@ from limio_sync.stores import aws
 
 HEADER = "JOB"
 RECEIPT_PREFIX = "SUB#"
+BY_SUBSCRIPTION_INDEX = "bySubscription"
 RETENTION = dt.timedelta(days=90)
 
 
@@ -54,7 +55,7 @@ class JobStore:
         if header is None:
             return None
         receipts = sorted(
-            (SubscriptionResult.model_validate(_strip_keys(i, "syncId")) for i in items if i["itemKey"].startswith(RECEIPT_PREFIX)),
+            (SubscriptionResult.model_validate(_strip_keys(i, "syncId", "recordedAt")) for i in items if i["itemKey"].startswith(RECEIPT_PREFIX)),
             key=lambda r: r.subscriptionNumber,
         )
         return SyncJob.model_validate({**_strip_keys(header), "subscriptions": [r.model_dump() for r in receipts]})
@@ -71,7 +72,9 @@ class JobStore:
             )
 
     def complete(self, sync_id: str, results: list[SubscriptionResult]) -> SyncJob:
-        """Store every receipt, then the terminal status computed from all of them."""
+        """Store every receipt (each is also the subscription's audit-trail entry for this sync), then the
+        terminal status computed from all of them."""
+        recorded_at = utc_now()
         with aws.store_errors("The job store"), self._table.batch_writer(overwrite_by_pkeys=["syncId", "itemKey"]) as batch:
             for result in results:
                 batch.put_item(
@@ -79,6 +82,8 @@ class JobStore:
                         **_without_nones(result.model_dump(mode="json")),
                         "syncId": sync_id,
                         "itemKey": RECEIPT_PREFIX + result.subscriptionNumber,
+                        "recordedAt": recorded_at,
+                        "expiresAt": int((dt.datetime.now(dt.UTC) + RETENTION).timestamp()),
                     }
                 )
         status, counts, failed, notification = summarize(results)
@@ -120,6 +125,17 @@ class JobStore:
                 },
             )
         return not outcome.condition_failed
+
+    def receipts_for(self, subscription_number: str, limit: int = 100) -> list[dict]:
+        """The audit trail of one subscription: its receipt from each sync, newest first."""
+        with aws.store_errors("The job store"):
+            page = self._table.query(
+                IndexName=BY_SUBSCRIPTION_INDEX,
+                KeyConditionExpression=Key("subscriptionNumber").eq(subscription_number),
+                ScanIndexForward=False,
+                Limit=limit,
+            )
+        return [_strip_keys(_plain(item)) for item in page.get("Items", [])]
 
     def _query(self, sync_id: str) -> list[dict]:
         items: list[dict] = []

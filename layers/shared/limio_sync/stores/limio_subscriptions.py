@@ -11,6 +11,7 @@ from limio_sync.stores import aws
 from limio_sync.sync_rules import LimioSubscription
 
 BY_CUSTOMER_INDEX = "byCustomer"
+BY_ZUORA_ACCOUNT_INDEX = "byZuoraAccount"
 
 
 class LimioSubscriptionStore:
@@ -21,11 +22,17 @@ class LimioSubscriptionStore:
         """Every subscription Limio holds for a customer, by number."""
         return [LimioSubscription.model_validate(item) for item in self._query_customer(customer_id)]
 
+    def for_zuora_account(self, account_number: str) -> list[LimioSubscription]:
+        return [LimioSubscription.model_validate(item) for item in self._query(BY_ZUORA_ACCOUNT_INDEX, Key("zuoraAccountNumber").eq(account_number))]
+
     def numbers_for_customer(self, customer_id: str) -> list[str]:
         return [item["subscriptionNumber"] for item in self._query_customer(customer_id, keys_only=True)]
 
     def _query_customer(self, customer_id: str, *, keys_only: bool = False) -> list[dict]:
-        kwargs: dict[str, Any] = {"IndexName": BY_CUSTOMER_INDEX, "KeyConditionExpression": Key("customerId").eq(customer_id)}
+        return self._query(BY_CUSTOMER_INDEX, Key("customerId").eq(customer_id), keys_only=keys_only)
+
+    def _query(self, index: str, condition: Any, *, keys_only: bool = False) -> list[dict]:
+        kwargs: dict[str, Any] = {"IndexName": index, "KeyConditionExpression": condition}
         if keys_only:
             kwargs["ProjectionExpression"] = "subscriptionNumber"
         items: list[dict] = []

@@ -141,7 +141,6 @@ class ZuoraInvoiceItem(_Zuora):
     subscriptionNumber: str
     chargeAmount: Decimal
     serviceStartDate: dt.date
-    chargeDate: dt.date | None = None
     chargeName: Text = None
     chargeNumber: Text = None
     processingType: Text = None
@@ -152,13 +151,20 @@ class ZuoraInvoiceItem(_Zuora):
         if isinstance(data, dict):
             data = dict(data)
             data.setdefault("subscriptionNumber", data.get("subscriptionName"))
-            if isinstance(data.get("chargeDate"), str):
-                data["chargeDate"] = data["chargeDate"][:10]
         return data
 
     @property
     def billing_date(self) -> dt.date:
-        return self.chargeDate or self.serviceStartDate
+        """Zuora's `chargeDate` on a preview item is when the preview ran, not when the charge is billed;
+        the service period start is the billing date of an in-advance charge."""
+        return self.serviceStartDate
+
+    @property
+    def amount(self) -> Decimal:
+        """Discounts reduce what is billed whichever sign Zuora gives them."""
+        if self.processingType == "Discount":
+            return -abs(self.chargeAmount)
+        return self.chargeAmount
 
 
 class ZuoraBadRecord(PermanentSyncError):
