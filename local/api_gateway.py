@@ -35,7 +35,8 @@ _READ_LIMIT_BYTES = 10 * 1024 * 1024
 
 @dataclass(frozen=True)
 class ApiRequest:
-    """One HTTP request as the authorizer hook sees it; `route` is the matched route."""
+    """One HTTP request as the authorizer hook sees it; `route` is the matched route. `path` is decoded;
+    `raw_path` is the path as sent, still percent-encoded (what a SigV4 signature covers)."""
 
     method: str
     path: str
@@ -45,6 +46,7 @@ class ApiRequest:
     route: ApiRoute
     path_parameters: dict[str, str]
     source_ip: str
+    raw_path: str = ""
 
     def header(self, name: str) -> str | None:
         values = [value for key, value in self.headers if key.lower() == name.lower()]
@@ -202,7 +204,7 @@ class LocalApiGateway:
         path_parameters = dict(zip(compiled.parameters, values, strict=True))
         query = parse_qsl(split.query, keep_blank_values=True)
         headers = self._forwarded_headers(headers, source_ip)
-        request = ApiRequest(method, path, headers, query, body, compiled.route, path_parameters, source_ip)
+        request = ApiRequest(method, path, headers, query, body, compiled.route, path_parameters, source_ip, split.path)
         if self.authorizer is not None:
             refusal = self.authorizer(request)
             if refusal is not None:

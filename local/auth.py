@@ -20,7 +20,7 @@ import re
 import secrets
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import requests
 from botocore.auth import SIGV4_TIMESTAMP, SigV4Auth
@@ -39,8 +39,6 @@ SECRET_KEY_ENV = "LOCAL_API_SECRET_ACCESS_KEY"  # noqa: S105 - the name of a var
 
 _AUTHORIZATION = re.compile(r"^(?P<algorithm>\S+)\s+(?P<parameters>.+)$")
 _ACCESS_KEY_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
-# What `requests` leaves unescaped in a path: the path the client signed, rebuilt from the decoded one.
-_PATH_SAFE = "/!$&'()*+,;=:@~"
 
 
 @dataclass(frozen=True)
@@ -250,8 +248,8 @@ def _signature(request: ApiRequest, credentials: ApiCredentials, authorization: 
             signed_headers[name] = value
     received = AWSRequest(
         method=request.method,
-        # Only the path of this URL counts: the Host that was signed is among the signed headers.
-        url=f"http://local.invalid{quote(request.path, safe=_PATH_SAFE)}",
+        # Only the path of this URL counts, as sent (still encoded); the Host that was signed is a signed header.
+        url=f"http://local.invalid{request.raw_path}",
         data=request.body,
         params=request.query,
     )

@@ -19,7 +19,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-signature", action="store_true", help="accept unsigned requests (API Gateway with AWS_IAM never does)")
     args = parser.parse_args(argv)
 
-    with LocalSyncService(args.tenant, host=args.host, port=args.port, require_signature=not args.no_signature) as service:
+    service = LocalSyncService(args.tenant, host=args.host, port=args.port, require_signature=not args.no_signature, run_schedules=True)
+    with service:
         print(f"API base URL: {service.api_url}", flush=True)
         print(f"Zuora emulator: {service.emulator.base_url} (tenant {args.tenant})", flush=True)
         print(_how_to_call(service), flush=True)

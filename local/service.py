@@ -12,6 +12,7 @@ from boto3.dynamodb.types import TypeDeserializer
 from local.api_gateway import LocalApiGateway
 from local.auth import ApiCredentials, SigV4Verifier
 from local.cloud import LocalCloud
+from local.events import LocalEventBridge
 from local.zuora_emulator import ZuoraEmulator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,6 +42,7 @@ class LocalSyncService:
         catalog: str | Path | dict = DEMO_CATALOG,
         require_signature: bool = True,
         credentials: ApiCredentials | None = None,
+        run_schedules: bool = False,
     ):
         self.emulator = ZuoraEmulator(tenant)
         self.require_signature = require_signature
@@ -50,7 +52,9 @@ class LocalSyncService:
         # Metrics are CloudWatch EMF lines on stdout; locally they would drown the demo's output.
         self._environment = {"POWERTOOLS_METRICS_DISABLED": str(not emit_metrics).lower(), **(environment_overrides or {})}
         self._catalog = catalog
+        self._run_schedules = run_schedules
         self.cloud: LocalCloud | None = None
+        self.events: LocalEventBridge | None = None
         self.gateway: LocalApiGateway | None = None
         self.api_url = ""
 
@@ -64,6 +68,8 @@ class LocalSyncService:
         self.cloud.start()
         self._store_zuora_credentials()
         self.put_catalog_mapping(self._catalog)
+        self.events = LocalEventBridge(self.cloud, run_schedules=self._run_schedules)
+        self.events.start()
         verifier = SigV4Verifier([self.credentials], region=self.cloud.region) if self.require_signature else None
         self.gateway = LocalApiGateway(self.cloud, host=self._host, port=self._port, authorizer=verifier)
         self.api_url = self.gateway.start()
@@ -72,6 +78,8 @@ class LocalSyncService:
     def stop(self) -> None:
         if self.gateway:
             self.gateway.stop()
+        if self.events:
+            self.events.stop()
         if self.cloud:
             self.cloud.stop()
         self.emulator.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
@@ -15,7 +16,7 @@ from pydantic import ValidationError
 from limio_sync import api
 from limio_sync.config import get_settings
 from limio_sync.http_errors import ErrorResponse, error_body, validation_error_body
-from limio_sync.models import SyncJob
+from limio_sync.models import JobStatus, SyncJob
 from limio_sync.observability import bind_sync_context, logger, metrics, tracer
 from limio_sync.stores import aws
 from limio_sync.stores.jobs import JobStore, utc_now
@@ -35,24 +36,34 @@ def _json_reply(description: str, model: type) -> dict:
     "/syncs",
     summary="Start syncing every subscription of one customer from Zuora into Limio",
     responses={
-        202: _json_reply("Sync started; poll statusUrl (also in Location) after Retry-After seconds", api.StartSyncResponse),
+        202: _json_reply(
+            "Sync started (or, for a customer whose sync is still running or a repeated Idempotency-Key, the sync already started);"
+            " poll statusUrl (also in Location) after Retry-After seconds",
+            api.StartSyncResponse,
+        ),
+        409: _json_reply("The Idempotency-Key was used before with a different body", ErrorResponse),
         400: _json_reply("Invalid request: the error names each wrong field and why", ErrorResponse),
+        413: _json_reply(f"The body is larger than {api.MAX_BODY_BYTES} bytes", ErrorResponse),
+        415: _json_reply("The body is not sent as application/json", ErrorResponse),
         503: _json_reply("The sync could not be started; nothing is left running", ErrorResponse),
     },
 )
 def start_sync(request: api.StartSyncRequest) -> Response[api.StartSyncResponse]:
     settings = get_settings()
-    job = api.start_sync(
+    started = api.start_sync(
         request,
         jobs=JobStore(settings.jobs_table_name),
         executions=aws.client("stepfunctions"),
         state_machine_arn=settings.state_machine_arn or "",
         now=utc_now(),
+        idempotency_key=app.current_event.headers.get("Idempotency-Key"),
     )
+    job = started.job
     bind_sync_context(sync_id=job.syncId)
-    metrics.add_metric(name="SyncsStarted", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="SyncsReused" if started.reused else "SyncsStarted", unit=MetricUnit.Count, value=1)
     location = f"/syncs/{job.syncId}"
-    body = api.StartSyncResponse(syncId=job.syncId, status=job.status, statusUrl=_absolute_url(location))
+    # A repeat (same customer still running, or a replayed Idempotency-Key) gets the reply its first request got.
+    body = api.StartSyncResponse(syncId=job.syncId, status=JobStatus.RUNNING, statusUrl=_absolute_url(location))
     return Response(
         status_code=202,
         content_type=content_types.APPLICATION_JSON,
@@ -143,4 +154,10 @@ def _absolute_url(path: str) -> str:
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict, context) -> dict:
+    headers = {key.lower(): value for key, value in (event.get("headers") or {}).items()}
+    try:
+        api.check_body(event.get("body"), base64_encoded=bool(event.get("isBase64Encoded")), content_type=headers.get("content-type"))
+    except api.ApiError as error:  # refused before routing: request validation never parses an oversized or non-JSON body
+        body = json.dumps(error_body(error.code, error.message))
+        return {"statusCode": error.status, "headers": {"Content-Type": content_types.APPLICATION_JSON}, "body": body, "isBase64Encoded": False}
     return app.resolve(event, context)

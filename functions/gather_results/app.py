@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict
 
 from limio_sync.config import get_settings
 from limio_sync.errors import SyncError, for_state_machine
-from limio_sync.jobs import results_from_map_output
+from limio_sync.gathering import gather
 from limio_sync.models import SyncId
 from limio_sync.observability import bind_sync_context, logger, metrics, tracer
+from limio_sync.stores.dead_letters import DeadLetterQueue
 from limio_sync.stores.jobs import JobStore
 
 
@@ -19,6 +22,7 @@ class GatherInput(BaseModel):
     syncId: SyncId
     total: int
     results: list[dict]
+    retry: bool = False
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -27,13 +31,25 @@ class GatherInput(BaseModel):
 def lambda_handler(event: dict, context) -> dict:
     request = GatherInput.model_validate(event)
     bind_sync_context(sync_id=request.syncId)
-    results = results_from_map_output(request.results)
-    if len(results) != request.total:
-        logger.error("Map returned a different number of receipts than planned", extra={"planned": request.total, "received": len(results)})
+    settings = get_settings()
+    if len(request.results) != request.total:
+        logger.error("Map returned a different number of receipts than planned", extra={"planned": request.total, "received": len(request.results)})
     try:
-        job = JobStore(get_settings().jobs_table_name).complete(request.syncId, results)
+        job, exhausted = gather(
+            request.syncId,
+            request.results,
+            retry_run=request.retry,
+            jobs=JobStore(settings.jobs_table_name),
+            dead_letters=DeadLetterQueue(settings.dead_letter_queue_url or ""),
+            policy=settings.retry_policy(),
+            now=dt.datetime.now(dt.UTC),
+        )
     except SyncError as error:
         raise for_state_machine(error) from error
     metrics.add_metric(name=f"Jobs{job.status.value.title().replace('_', '')}", unit=MetricUnit.Count, value=1)
-    logger.info("Sync finished", extra={"status": job.status, "counts": job.counts, "failed": job.failedSubscriptions})
+    if exhausted:
+        metrics.add_metric(name="RetriesExhausted", unit=MetricUnit.Count, value=len(exhausted))
+    logger.info(
+        "Sync results recorded", extra={"status": job.status, "counts": job.counts, "failed": job.failedSubscriptions, "retry_run": request.retry}
+    )
     return {"syncId": job.syncId, "status": job.status.value, "counts": job.counts, "failedSubscriptions": job.failedSubscriptions}

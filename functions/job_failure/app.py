@@ -1,20 +1,25 @@
-"""State machine task: end a job FAILED with a reason when planning or gathering could not finish."""
+"""Ends a job FAILED with a reason when it cannot finish normally. Two callers:
+- the state machine, when planning or gathering failed ({"syncId", "stage", "error"});
+- EventBridge, when an execution failed, timed out or was aborted ("Step Functions Execution Status
+  Change"), so that no job is left RUNNING whatever happened to its execution."""
 
 from __future__ import annotations
 
 from typing import Literal
 
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
 from pydantic import BaseModel, ConfigDict
 
 from limio_sync.config import get_settings
-from limio_sync.jobs import failure_from_caught_error
-from limio_sync.models import SyncId
+from limio_sync.jobs import failure_from_caught_error, failure_from_execution_event
+from limio_sync.models import JobFailure, SyncId
 from limio_sync.observability import bind_sync_context, logger, metrics, tracer
+from limio_sync.retrying import sync_id_of_execution
 from limio_sync.stores.jobs import JobStore
 
 
-class JobFailureInput(BaseModel):
+class StageFailure(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     syncId: SyncId
@@ -22,14 +27,22 @@ class JobFailureInput(BaseModel):
     error: dict
 
 
+def _failure_of(event: dict) -> tuple[str, JobFailure, str]:
+    if "detail-type" in event:
+        detail = EventBridgeEvent(event).detail
+        return sync_id_of_execution(str(detail.get("name", ""))), failure_from_execution_event(detail), "execution"
+    request = StageFailure.model_validate(event)
+    return request.syncId, failure_from_caught_error(request.stage, request.error), request.stage
+
+
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict, context) -> dict:
-    request = JobFailureInput.model_validate(event)
-    bind_sync_context(sync_id=request.syncId)
-    failure = failure_from_caught_error(request.stage, request.error)
-    ended = JobStore(get_settings().jobs_table_name).fail(request.syncId, failure)
-    metrics.add_metric(name="JobsFailed", unit=MetricUnit.Count, value=1)
-    logger.warning("Sync job failed", extra={"stage": request.stage, "error_code": failure.errorCode, "ended_now": ended})
-    return {"syncId": request.syncId, "status": "FAILED", "error": failure.model_dump(mode="json")}
+    sync_id, failure, stage = _failure_of(event)
+    bind_sync_context(sync_id=sync_id)
+    ended = JobStore(get_settings().jobs_table_name).fail(sync_id, failure)
+    if ended:
+        metrics.add_metric(name="JobsFailed", unit=MetricUnit.Count, value=1)
+    logger.warning("Sync job failed", extra={"stage": stage, "error_code": failure.errorCode, "ended_now": ended})
+    return {"syncId": sync_id, "status": "FAILED", "ended": ended, "error": failure.model_dump(mode="json")}

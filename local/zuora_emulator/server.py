@@ -181,6 +181,11 @@ class ZuoraEmulator:
             raise ValueError("the concurrency limit must be at least 1 (or None for no limit)")
         self._concurrency_limit = limit
 
+    @property
+    def issued_tokens(self) -> tuple[str, ...]:
+        """Every access token /oauth/token has issued, so tests can check none of them leaks."""
+        return self._tokens.issued()
+
     def revoke_tokens(self) -> None:
         """Every token issued so far stops working, as if it expired mid-sync."""
         self._tokens.revoke_all()

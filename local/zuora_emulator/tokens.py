@@ -14,12 +14,19 @@ class TokenIssuer:
         self._clock = clock  # monotonic, so wall-clock changes cannot revive or kill tokens
         self._lock = threading.Lock()
         self._expiry_by_token: dict[str, float] = {}
+        self._issued: list[str] = []
 
     def issue(self) -> str:
         token = secrets.token_hex(16)
         with self._lock:
             self._expiry_by_token[token] = self._clock() + self.ttl_seconds
+            self._issued.append(token)
         return token
+
+    def issued(self) -> tuple[str, ...]:
+        """Every token issued so far, expired and revoked ones included, oldest first."""
+        with self._lock:
+            return tuple(self._issued)
 
     def is_valid(self, token: str) -> bool:
         with self._lock:

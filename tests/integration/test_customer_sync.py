@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import requests
 
+from local.auth import SigV4RequestAuth
 from local.lfs_client import poll_until_done, start_sync
 from local.service import LocalSyncService
 from tests import zuora_fixtures as z
@@ -49,9 +50,9 @@ def service():
 
 
 def sync(service: LocalSyncService, customer: dict) -> dict:
-    started = start_sync(service.api_url, customer)
+    started = start_sync(service.api_url, customer, credentials=service.credentials)
     assert started["status"] == "RUNNING"
-    return poll_until_done(started["statusUrl"], timeout=90)
+    return poll_until_done(started["statusUrl"], timeout=90, credentials=service.credentials)
 
 
 def outcomes(job: dict) -> dict[str, str]:
@@ -139,14 +140,14 @@ def test_more_than_one_page_of_subscriptions_is_synced_completely(service):
 
 
 def test_unknown_sync_id_is_404_with_a_json_error(service):
-    reply = requests.get(f"{service.api_url}/syncs/sync-{'0' * 32}", timeout=5)
+    reply = requests.get(f"{service.api_url}/syncs/sync-{'0' * 32}", auth=SigV4RequestAuth(service.credentials), timeout=5)
 
     assert reply.status_code == 404
     assert reply.json()["error"]["code"] == "SYNC_NOT_FOUND"
 
 
 def test_a_malformed_sync_id_is_400_naming_the_field(service):
-    reply = requests.get(f"{service.api_url}/syncs/not-a-sync-id", timeout=5)
+    reply = requests.get(f"{service.api_url}/syncs/not-a-sync-id", auth=SigV4RequestAuth(service.credentials), timeout=5)
 
     assert reply.status_code == 400
     assert reply.json()["error"]["details"][0]["field"] == "syncId"
@@ -161,7 +162,7 @@ def test_a_malformed_sync_id_is_400_naming_the_field(service):
     ],
 )
 def test_bad_start_requests_are_400_and_start_nothing(service, body, field):
-    reply = requests.post(f"{service.api_url}/syncs", json=body, timeout=5)
+    reply = requests.post(f"{service.api_url}/syncs", json=body, auth=SigV4RequestAuth(service.credentials), timeout=5)
 
     assert reply.status_code == 400
     error = reply.json()["error"]
@@ -170,18 +171,24 @@ def test_bad_start_requests_are_400_and_start_nothing(service, body, field):
 
 
 def test_a_body_that_is_not_json_is_a_400(service):
-    reply = requests.post(f"{service.api_url}/syncs", data="{not json", headers={"Content-Type": "application/json"}, timeout=5)
+    reply = requests.post(
+        f"{service.api_url}/syncs",
+        data="{not json",
+        headers={"Content-Type": "application/json"},
+        auth=SigV4RequestAuth(service.credentials),
+        timeout=5,
+    )
 
     assert reply.status_code == 400
     assert reply.json()["error"]["code"] == "VALIDATION_ERROR"
 
 
 def test_start_answers_202_with_location_and_retry_after(service):
-    reply = requests.post(f"{service.api_url}/syncs", json={"zuoraAccountNumber": "A00000501"}, timeout=5)
+    reply = requests.post(f"{service.api_url}/syncs", json={"zuoraAccountNumber": "A00000501"}, auth=SigV4RequestAuth(service.credentials), timeout=5)
 
     assert reply.status_code == 202
     body = reply.json()
     assert body["status"] == "RUNNING" and body["syncId"].startswith("sync-")
     assert reply.headers["Location"] == body["statusUrl"] and body["statusUrl"].endswith(f"/v1/syncs/{body['syncId']}")
     assert int(reply.headers["Retry-After"]) >= 1
-    poll_until_done(body["statusUrl"])
+    poll_until_done(body["statusUrl"], credentials=service.credentials)

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
+import hashlib
 import json
+import re
 from typing import Annotated, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from limio_sync import ids
 from limio_sync.errors import ErrorCode
 from limio_sync.ids import new_sync_id
 from limio_sync.models import AccountNumber, CustomerRef, JobFailure, JobStatus, Outcome, SyncJob
 from limio_sync.observability import logger
+from limio_sync.stores.jobs import IdempotencyKeyReused, StartedJob
 from limio_sync.sync_rules import LimioSubscription
 from limio_sync.validation import SalesforceId
 from limio_sync.views import SubscriptionView, subscription_view
@@ -39,10 +44,16 @@ class CustomerKey(BaseModel):
         return CustomerRef(salesforceAccountId=self.salesforceAccountId, zuoraAccountNumber=self.zuoraAccountNumber)
 
 
+def _printable(value: str) -> str:
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
+        raise ValueError("must not contain control characters (line breaks, tabs, NUL...)")
+    return value
+
+
 class StartSyncRequest(CustomerKey):
     """Body of POST /syncs: the customer, and who asked."""
 
-    requestedBy: Annotated[str, StringConstraints(min_length=1, max_length=120)] | None = Field(
+    requestedBy: Annotated[str, StringConstraints(min_length=1, max_length=120), AfterValidator(_printable)] | None = Field(
         default=None, description="Who clicked Sync (for the audit trail), e.g. the Salesforce user id."
     )
 
@@ -53,6 +64,10 @@ class StartSyncResponse(BaseModel):
     statusUrl: str
 
 
+# API Gateway accepts bodies up to 10 MB; a POST /syncs body is a few hundred bytes.
+MAX_BODY_BYTES = 16 * 1024
+
+
 class ApiError(Exception):
     """An error the API answers with its own status and a stable code."""
 
@@ -61,8 +76,26 @@ class ApiError(Exception):
         self.status, self.code, self.message = status, code, message
 
 
+def check_body(body: str | None, *, base64_encoded: bool = False, content_type: str | None = None) -> None:
+    """Refuse, before anything parses it, a body over MAX_BODY_BYTES (a base64 body counts by its decoded size) or
+    one that is not JSON text: the only bodies this API takes are JSON objects."""
+    if not body:
+        return
+    size = len(body) * 3 // 4 if base64_encoded else len(body.encode("utf-8"))
+    if size > MAX_BODY_BYTES:
+        raise ApiError(413, "PAYLOAD_TOO_LARGE", f"The request body is {size} bytes; the limit is {MAX_BODY_BYTES} bytes.")
+    media_type = (content_type or "application/json").split(";", 1)[0].strip().lower()
+    if media_type != "application/json":
+        raise ApiError(415, "UNSUPPORTED_MEDIA_TYPE", f"The request body must be JSON (Content-Type: application/json), not {media_type[:60]!r}.")
+    if base64_encoded:  # API Gateway base64-encodes a body that is not UTF-8 text
+        try:
+            base64.b64decode(body, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            raise ApiError(400, "VALIDATION_ERROR", "Invalid request: body must be JSON encoded as UTF-8.") from None
+
+
 class Jobs(Protocol):
-    def create(self, job: SyncJob) -> None: ...
+    def start(self, job: SyncJob, *, idempotency_key: str | None = None, request_hash: str = "") -> StartedJob: ...
     def get(self, sync_id: str) -> SyncJob | None: ...
     def fail(self, sync_id: str, failure: JobFailure) -> bool: ...
 
@@ -71,12 +104,30 @@ class Executions(Protocol):
     def start_execution(self, **kwargs) -> dict: ...
 
 
-def start_sync(request: StartSyncRequest, *, jobs: Jobs, executions: Executions, state_machine_arn: str, now: str) -> SyncJob:
-    """Record the job as RUNNING, then start the execution named after it. If the start fails, the job
-    is ended FAILED at once so nothing is left RUNNING."""
+IDEMPOTENCY_KEY_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]{1,255}$")
+
+
+def request_hash(request: StartSyncRequest) -> str:
+    return hashlib.sha256(request.model_dump_json(exclude_none=True).encode()).hexdigest()
+
+
+def start_sync(
+    request: StartSyncRequest, *, jobs: Jobs, executions: Executions, state_machine_arn: str, now: str, idempotency_key: str | None = None
+) -> StartedJob:
+    """Start a sync, or return the one already running for this customer (a repeat click), or the one this
+    Idempotency-Key started. A new job is recorded RUNNING first, then its execution is started under the
+    sync id; if that start fails the job is ended FAILED at once so nothing is left RUNNING."""
+    if idempotency_key is not None and not IDEMPOTENCY_KEY_PATTERN.fullmatch(idempotency_key):
+        raise ApiError(400, "VALIDATION_ERROR", "Idempotency-Key must be 1-255 letters, digits or . _ : -")
     sync_id = new_sync_id()
     job = SyncJob(syncId=sync_id, status=JobStatus.RUNNING, customer=request.customer(), requestedBy=request.requestedBy, startedAt=now)
-    jobs.create(job)
+    try:
+        started = jobs.start(job, idempotency_key=idempotency_key, request_hash=request_hash(request))
+    except IdempotencyKeyReused:
+        raise ApiError(409, "IDEMPOTENCY_KEY_REUSED", "This Idempotency-Key was already used with a different request body.") from None
+    if started.reused:
+        logger.info("Returning the sync already started for this request", extra={"sync_id": started.job.syncId})
+        return started
     execution_input = {"syncId": sync_id, "customer": job.customer.model_dump(exclude_none=True)}
     try:
         executions.start_execution(stateMachineArn=state_machine_arn, name=sync_id, input=json.dumps(execution_input))
@@ -85,7 +136,7 @@ def start_sync(request: StartSyncRequest, *, jobs: Jobs, executions: Executions,
         jobs.fail(sync_id, JobFailure(errorCode=ErrorCode.EXECUTION_FAILED, message="the sync could not be started; try again."))
         raise ApiError(503, "SYNC_NOT_STARTED", "The sync could not be started right now; try again in a moment.") from exc
     logger.info("Sync started", extra={"customer": job.customer.describe()})
-    return job
+    return started
 
 
 def get_sync(sync_id: str, *, jobs: Jobs) -> SyncJob:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from functools import lru_cache
 
 from pydantic import BaseModel, Field
+
+from limio_sync.retries import RetryPolicy
 
 
 class Settings(BaseModel):
@@ -24,6 +27,12 @@ class Settings(BaseModel):
     poll_after_seconds: int = Field(default=2, ge=1)
     catalog_mapping_path: str = Field(default="/limio-subscription-sync/catalog", pattern=r"^(/[A-Za-z0-9_.-]+)+$")
     evergreen_horizon_days: int = Field(default=365, ge=1, le=3660)
+    dead_letter_queue_url: str | None = None
+    retry_interval_minutes: float = Field(default=5, gt=0)
+    retry_max_attempts: int = Field(default=5, ge=0)
+
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(interval=dt.timedelta(minutes=self.retry_interval_minutes), max_attempts=self.retry_max_attempts)
 
     @classmethod
     def from_environ(cls, environ: dict[str, str] | None = None) -> Settings:

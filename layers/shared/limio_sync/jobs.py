@@ -120,3 +120,14 @@ def failure_from_caught_error(stage: str, caught: dict) -> JobFailure:
     default = ErrorCode.PLANNING_FAILED if stage == "plan" else ErrorCode.GATHERING_FAILED
     what = "find the customer's subscriptions" if stage == "plan" else "record the results"
     return JobFailure(errorCode=default, message=_short(f"could not {what} ({error_name or 'unknown error'})."))
+
+
+_EXECUTION_ENDINGS = {"FAILED": "failed", "TIMED_OUT": "timed out", "ABORTED": "was stopped"}
+
+
+def failure_from_execution_event(detail: dict) -> JobFailure:
+    """Why the job failed, from EventBridge's "Step Functions Execution Status Change" detail."""
+    ending = _EXECUTION_ENDINGS.get(str(detail.get("status")), "ended unexpectedly")
+    error = detail.get("error")
+    reason = f" ({error})" if error else ""
+    return JobFailure(errorCode=ErrorCode.EXECUTION_FAILED, message=_short(f"the sync execution {ending}{reason}; try the sync again."))

@@ -12,6 +12,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from limio_sync.errors import ErrorCode
+from limio_sync.validation import salesforce_checksum
 
 SyncId = Annotated[str, StringConstraints(pattern=r"^sync-[0-9a-f]{32}$")]
 SubscriptionNumber = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
@@ -51,6 +52,16 @@ class CustomerRef(_Model):
             return f"Salesforce account {self.salesforceAccountId}"
         return f"Zuora account {self.zuoraAccountNumber}"
 
+    def key(self) -> str:
+        """One key per customer however it was named: a 15-character Salesforce id and its 18-character
+        form are the same account."""
+        if self.salesforceAccountId:
+            sf_id = self.salesforceAccountId
+            if len(sf_id) == 15:
+                sf_id += salesforce_checksum(sf_id)
+            return f"salesforce:{sf_id[:15]}{sf_id[15:].upper()}"
+        return f"zuora:{self.zuoraAccountNumber}"
+
 
 class SyncItem(_Model):
     """One unit of work for the Map state: a subscription and where its Zuora snapshot is."""
@@ -86,6 +97,7 @@ class SyncPlan(_Model):
     accountNumbers: list[str]
     total: int
     items: list[SyncItem]
+    retry: bool = False
 
 
 class JobFailure(_Model):

@@ -6,6 +6,7 @@ Every module logs through `logger`; handlers bind the sync id and subscription n
 
 from __future__ import annotations
 
+import logging
 import warnings
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -19,6 +20,13 @@ tracer = Tracer(service=SERVICE)
 
 # A read (GET /syncs/{id}) publishes no metric by design; that is not worth a warning per request.
 warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
+
+# At DEBUG these log whole AWS requests and responses: the Zuora secret from Secrets Manager, the role's session
+# token (in botocore.auth's canonical request), snapshots and records with customers' contact details. They stay
+# at INFO whatever level the root logger is given (e.g. a Lambda log level of DEBUG).
+AWS_WIRE_LOGGERS = ("botocore.auth", "botocore.endpoint", "botocore.parsers", "boto3.resources.action")
+for _name in AWS_WIRE_LOGGERS:
+    logging.getLogger(_name).setLevel(logging.INFO)
 
 
 def bind_sync_context(*, sync_id: str | None = None, subscription_number: str | None = None) -> None:

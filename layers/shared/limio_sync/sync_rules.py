@@ -252,9 +252,12 @@ def limio_offer(rate_plan: ZuoraRatePlan, catalog: CatalogMapping, subscription_
 
 
 def limio_offers(subscription: ZuoraSubscription, catalog: CatalogMapping) -> tuple[LimioOffer, ...]:
-    """Zuora sends rate plans in random order; sort so the same state always maps to the same record."""
+    """Zuora sends rate plans in random order; sort so the same state always maps to the same record (the same
+    product rate plan can appear twice: its charge numbers, unique in a subscription, break the tie)."""
     offers = [limio_offer(rp, catalog, subscription.subscriptionNumber) for rp in subscription.ratePlans]
-    return tuple(sorted(offers, key=lambda o: (o.type != OfferType.OFFER, o.start or "", o.productRatePlanId, o.offerPath)))
+    return tuple(
+        sorted(offers, key=lambda o: (o.type != OfferType.OFFER, o.start or "", o.productRatePlanId, o.offerPath, [c.number for c in o.charges]))
+    )
 
 
 def schedule_entry_id(subscription_number: str, date: str, amount: Decimal, currency: str | None, description: str) -> str:

@@ -11,7 +11,7 @@ import datetime as dt
 from pydantic import BaseModel, ConfigDict
 
 from limio_sync.catalog import OfferType
-from limio_sync.sync_rules import LimioOffer, LimioSubscription, ScheduleEntry, ScheduleStatus
+from limio_sync.sync_rules import LimioOffer, LimioStatus, LimioSubscription, ScheduleEntry, ScheduleStatus
 
 
 class _View(BaseModel):
@@ -85,14 +85,14 @@ def subscription_view(record: LimioSubscription, today: dt.date) -> Subscription
         id=record.id,
         name=record.name,
         status=record.status.value,
-        outOfTerm=record.outOfTerm,
+        outOfTerm=record.status is LimioStatus.ACTIVE and record.termEndDate is not None and record.termEndDate <= today.isoformat(),
         zuoraStatus=record.zuoraStatus,
         startDate=record.subscriptionStartDate,
         termStartDate=record.termStartDate,
         termEndDate=record.termEndDate,
         autoRenew=record.autoRenew,
         currentOffer=_offer(offer) if offer else None,
-        addOns=[_offer(o) for o in record.offers if o.type is OfferType.ADDON],
+        addOns=[_offer(o) for o in record.offers if o.type is OfferType.ADDON and today.isoformat() < (o.end or "9999-12-31")],
         latestCharge=_charge(latest),
         nextCharge=_charge(upcoming),
         customerName=record.customerName,

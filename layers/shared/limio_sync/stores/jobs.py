@@ -5,19 +5,47 @@ on its own."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
+from limio_sync.errors import ErrorCode, TransientSyncError
 from limio_sync.jobs import job_failure_notification, summarize
 from limio_sync.models import JobFailure, JobStatus, SubscriptionResult, SyncJob
+from limio_sync.retries import RetryEntry, RetryPolicy
 from limio_sync.stores import aws
 
 HEADER = "JOB"
 RECEIPT_PREFIX = "SUB#"
+RETRY_PREFIX = "RETRY#"
 BY_SUBSCRIPTION_INDEX = "bySubscription"
+BY_RETRY_DUE_INDEX = "byRetryDue"
+RETRY_QUEUE = "PENDING"
 RETENTION = dt.timedelta(days=90)
+IDEMPOTENCY_RETENTION = dt.timedelta(hours=24)
+# A customer's running-sync lock outlives the longest execution (the state machine's own timeout) so a lock
+# that was never released (a crashed release) stops blocking new syncs on its own.
+LOCK_LEASE = dt.timedelta(minutes=20)
+
+
+class IdempotencyKeyReused(Exception):
+    """The Idempotency-Key was already used with a different request body."""
+
+
+@dataclass(frozen=True)
+class StartedJob:
+    job: SyncJob
+    reused: bool
+
+
+def _epoch(moment: dt.datetime) -> int:
+    return int(moment.timestamp())
+
+
+def _iso(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def utc_now() -> str:
@@ -43,11 +71,88 @@ class JobStore:
     def __init__(self, table_name: str, table: Any | None = None):
         self._table = table or aws.resource("dynamodb").Table(table_name)
 
-    def create(self, job: SyncJob) -> None:
+    def start(self, job: SyncJob, *, idempotency_key: str | None = None, request_hash: str = "") -> StartedJob:
+        """Record a new RUNNING job, unless the customer already has one running (a repeat click) or the
+        Idempotency-Key was seen before: then that job is returned instead. The job, the customer's lock and
+        the idempotency record are written in one transaction, so two racing clicks cannot both start."""
+        for _ in range(3):
+            now = dt.datetime.now(dt.UTC)
+            try:
+                with aws.store_errors("The job store"):
+                    self._table.meta.client.transact_write_items(TransactItems=self._start_items(job, idempotency_key, request_hash, now))
+                return StartedJob(job=job, reused=False)
+            except ClientError as exc:
+                if aws.error_code(exc) != "TransactionCanceledException":
+                    raise
+                reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+            if idempotency_key and len(reasons) > 2 and reasons[2] == "ConditionalCheckFailed":
+                earlier = self._earlier_for_key(idempotency_key, request_hash)
+                if earlier:
+                    return StartedJob(job=earlier, reused=True)
+                continue
+            if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
+                running = self._running_for(job.customer.key())
+                if running:
+                    return StartedJob(job=running, reused=True)
+        raise TransientSyncError("The job store is busy starting syncs for this customer; try again.", code=ErrorCode.STORE_UNAVAILABLE)
+
+    def _start_items(self, job: SyncJob, idempotency_key: str | None, request_hash: str, now: dt.datetime) -> list[dict]:
+        name = self._table.name
         header = _without_nones(job.model_dump(mode="json", exclude={"subscriptions"}))
-        header.update(itemKey=HEADER, expiresAt=int((dt.datetime.now(dt.UTC) + RETENTION).timestamp()))
+        header.update(itemKey=HEADER, customerKey=job.customer.key(), expiresAt=_epoch(now + RETENTION))
+        lock = {"syncId": _lock_key(job.customer.key()), "itemKey": HEADER, "runningSyncId": job.syncId, "leaseUntil": _epoch(now + LOCK_LEASE)}
+        items = [
+            {"Put": {"TableName": name, "Item": header, "ConditionExpression": "attribute_not_exists(syncId)"}},
+            {
+                "Put": {
+                    "TableName": name,
+                    "Item": {**lock, "expiresAt": _epoch(now + LOCK_LEASE)},
+                    "ConditionExpression": "attribute_not_exists(syncId) OR leaseUntil < :now",
+                    "ExpressionAttributeValues": {":now": _epoch(now)},
+                }
+            },
+        ]
+        if idempotency_key:
+            record = {
+                "syncId": _idempotency_key(idempotency_key),
+                "itemKey": HEADER,
+                "requestHash": request_hash,
+                "firstSyncId": job.syncId,
+                "expiresAt": _epoch(now + IDEMPOTENCY_RETENTION),
+            }
+            items.append({"Put": {"TableName": name, "Item": record, "ConditionExpression": "attribute_not_exists(syncId)"}})
+        return items
+
+    def _earlier_for_key(self, idempotency_key: str, request_hash: str) -> SyncJob | None:
+        record = self._get_item(_idempotency_key(idempotency_key))
+        if record is None:
+            return None
+        if record.get("requestHash") != request_hash:
+            raise IdempotencyKeyReused(idempotency_key)
+        return self.get(record["firstSyncId"])
+
+    def _running_for(self, customer_key: str) -> SyncJob | None:
+        """The customer's running sync; a lock left by a job that has ended is cleared."""
+        lock = self._get_item(_lock_key(customer_key))
+        if lock is None:
+            return None
+        running = self.get(lock["runningSyncId"])
+        if running and running.status is JobStatus.RUNNING:
+            return running
+        self._release_lock(customer_key, lock["runningSyncId"])
+        return None
+
+    def _release_lock(self, customer_key: str, sync_id: str) -> None:
+        with aws.store_errors("The job store"), _ignore_condition_failure():
+            self._table.delete_item(
+                Key={"syncId": _lock_key(customer_key), "itemKey": HEADER},
+                ConditionExpression=Attr("runningSyncId").eq(sync_id),
+            )
+
+    def _get_item(self, partition: str) -> dict | None:
         with aws.store_errors("The job store"):
-            self._table.put_item(Item=header, ConditionExpression=Attr("syncId").not_exists())
+            item = self._table.get_item(Key={"syncId": partition, "itemKey": HEADER}, ConsistentRead=True).get("Item")
+        return _plain(item) if item else None
 
     def get(self, sync_id: str) -> SyncJob | None:
         items = self._query(sync_id)
@@ -58,7 +163,7 @@ class JobStore:
             (SubscriptionResult.model_validate(_strip_keys(i, "syncId", "recordedAt")) for i in items if i["itemKey"].startswith(RECEIPT_PREFIX)),
             key=lambda r: r.subscriptionNumber,
         )
-        return SyncJob.model_validate({**_strip_keys(header), "subscriptions": [r.model_dump() for r in receipts]})
+        return SyncJob.model_validate({**_strip_keys(header, "customerKey"), "subscriptions": [r.model_dump() for r in receipts]})
 
     def record_plan(self, sync_id: str, total: int) -> None:
         """Let pollers see how many subscriptions are being synced while the job runs."""
@@ -73,46 +178,48 @@ class JobStore:
 
     def complete(self, sync_id: str, results: list[SubscriptionResult]) -> SyncJob:
         """Store every receipt (each is also the subscription's audit-trail entry for this sync), then the
-        terminal status computed from all of them."""
+        status, counts and notification computed from all of the job's receipts. A scheduled retry calls this
+        with the receipts of the subscriptions it re-synced: they replace the earlier ones and the job's
+        status is recomputed, so a healed failure disappears from the next poll."""
         recorded_at = utc_now()
+        expires_at = _epoch(dt.datetime.now(dt.UTC) + RETENTION)
         with aws.store_errors("The job store"), self._table.batch_writer(overwrite_by_pkeys=["syncId", "itemKey"]) as batch:
             for result in results:
-                batch.put_item(
-                    Item={
-                        **_without_nones(result.model_dump(mode="json")),
-                        "syncId": sync_id,
-                        "itemKey": RECEIPT_PREFIX + result.subscriptionNumber,
-                        "recordedAt": recorded_at,
-                        "expiresAt": int((dt.datetime.now(dt.UTC) + RETENTION).timestamp()),
-                    }
-                )
-        status, counts, failed, notification = summarize(results)
+                item = {**_without_nones(result.model_dump(mode="json")), "recordedAt": recorded_at, "expiresAt": expires_at}
+                batch.put_item(Item={**item, "syncId": sync_id, "itemKey": RECEIPT_PREFIX + result.subscriptionNumber})
+        job = self.get(sync_id)
+        if job is None:
+            raise TransientSyncError(f"The job record of sync {sync_id} is missing", code=ErrorCode.STORE_UNAVAILABLE)
+        status, counts, failed, notification = summarize(job.subscriptions)
         with aws.store_errors("The job store"):
-            self._table.update_item(
+            header = self._table.update_item(
                 Key={"syncId": sync_id, "itemKey": HEADER},
                 UpdateExpression=(
                     "SET #status = :status, #total = :total, counts = :counts, failedSubscriptions = :failed, "
-                    "notification = :notification, finishedAt = :finished"
+                    "notification = :notification, finishedAt = :finished REMOVE #error"
                 ),
                 ConditionExpression=Attr("syncId").exists(),
-                ExpressionAttributeNames={"#status": "status", "#total": "total"},
+                ExpressionAttributeNames={"#status": "status", "#total": "total", "#error": "error"},
                 ExpressionAttributeValues={
                     ":status": status.value,
-                    ":total": len(results),
+                    ":total": len(job.subscriptions),
                     ":counts": counts,
                     ":failed": failed,
                     ":notification": notification,
                     ":finished": utc_now(),
                 },
-            )
-        job = self.get(sync_id)
-        assert job is not None
-        return job
+                ReturnValues="ALL_NEW",
+            )["Attributes"]
+        if header.get("customerKey"):
+            self._release_lock(header["customerKey"], sync_id)
+        return job.model_copy(
+            update={"status": status, "total": len(job.subscriptions), "counts": counts, "failedSubscriptions": failed, "notification": notification}
+        )
 
     def fail(self, sync_id: str, failure: JobFailure) -> bool:
         """End a still-running job FAILED with its reason. False if the job had already ended."""
         with aws.store_errors("The job store"), _ignore_condition_failure() as outcome:
-            self._table.update_item(
+            reply = self._table.update_item(
                 Key={"syncId": sync_id, "itemKey": HEADER},
                 UpdateExpression="SET #status = :failed, #error = :error, notification = :notification, finishedAt = :finished",
                 ConditionExpression=Attr("status").eq(JobStatus.RUNNING.value),
@@ -123,8 +230,89 @@ class JobStore:
                     ":notification": job_failure_notification(failure),
                     ":finished": utc_now(),
                 },
+                ReturnValues="ALL_NEW",
+            )
+            if reply["Attributes"].get("customerKey"):
+                self._release_lock(reply["Attributes"]["customerKey"], sync_id)
+        return not outcome.condition_failed
+
+    # ------------------------------------------------------------ scheduled retries
+
+    def queue_retries(self, job: SyncJob, results: list[SubscriptionResult], policy: RetryPolicy, now: dt.datetime) -> int:
+        """Queue each subscription whose failure was transient for its first scheduled attempt."""
+        queued = 0
+        for result in results:
+            if result.failed and result.retryable:
+                entry = RetryEntry(
+                    syncId=job.syncId,
+                    subscriptionNumber=result.subscriptionNumber,
+                    customer=job.customer,
+                    attempts=0,
+                    nextAttemptAt=_iso(policy.next_attempt_at(0, now)),
+                    errorCode=result.errorCode,
+                    message=result.message,
+                )
+                self._put_retry(entry)
+                queued += 1
+        return queued
+
+    def due_retries(self, now: dt.datetime, limit: int = 200) -> list[RetryEntry]:
+        with aws.store_errors("The job store"):
+            page = self._table.query(
+                IndexName=BY_RETRY_DUE_INDEX,
+                KeyConditionExpression=Key("retryQueue").eq(RETRY_QUEUE) & Key("nextAttemptAt").lte(_iso(now)),
+                Limit=limit,
+            )
+        return [RetryEntry.model_validate(_plain(item)) for item in page.get("Items", [])]
+
+    def claim_retry(self, entry: RetryEntry, now: dt.datetime, lease: dt.timedelta) -> bool:
+        """Take a due entry for one retry run; a second scheduler run finds it claimed and leaves it."""
+        with aws.store_errors("The job store"), _ignore_condition_failure() as outcome:
+            self._table.update_item(
+                Key={"syncId": entry.syncId, "itemKey": RETRY_PREFIX + entry.subscriptionNumber},
+                UpdateExpression="SET claimedUntil = :until",
+                ConditionExpression="attribute_exists(syncId) AND (attribute_not_exists(claimedUntil) OR claimedUntil < :now)",
+                ExpressionAttributeValues={":until": _iso(now + lease), ":now": _iso(now)},
             )
         return not outcome.condition_failed
+
+    def settle_retries(self, sync_id: str, results: list[SubscriptionResult], policy: RetryPolicy, now: dt.datetime) -> list[RetryEntry]:
+        """After a retry run: healed or permanently failed subscriptions leave the queue; transient failures
+        wait longer; those out of attempts leave the queue and are returned for the dead-letter queue."""
+        exhausted = []
+        for result in results:
+            key = {"syncId": sync_id, "itemKey": RETRY_PREFIX + result.subscriptionNumber}
+            with aws.store_errors("The job store"):
+                item = self._table.get_item(Key=key, ConsistentRead=True).get("Item")
+            if item is None:
+                continue
+            entry = RetryEntry.model_validate(_plain(item))
+            attempts = entry.attempts + 1
+            if result.failed and result.retryable and not policy.exhausted(attempts):
+                update = {"attempts": attempts, "nextAttemptAt": _iso(policy.next_attempt_at(attempts, now))}
+                self._put_retry(entry.model_copy(update={**update, "errorCode": result.errorCode, "message": result.message}))
+                continue
+            with aws.store_errors("The job store"):
+                self._table.delete_item(Key=key)
+            if result.failed and result.retryable:
+                exhausted.append(entry.model_copy(update={"attempts": attempts, "errorCode": result.errorCode, "message": result.message}))
+        return exhausted
+
+    def requeue(self, entry: RetryEntry, now: dt.datetime) -> None:
+        """Put a dead-lettered failure back in the queue for an attempt now, with a fresh attempt count."""
+        self._put_retry(entry.model_copy(update={"attempts": 0, "nextAttemptAt": _iso(now)}))
+
+    def _put_retry(self, entry: RetryEntry) -> None:
+        item = {
+            **_without_nones(entry.model_dump(mode="json")),
+            "customer": entry.customer.model_dump(exclude_none=True),
+            "syncId": entry.syncId,
+            "itemKey": RETRY_PREFIX + entry.subscriptionNumber,
+            "retryQueue": RETRY_QUEUE,
+            "expiresAt": _epoch(dt.datetime.now(dt.UTC) + RETENTION),
+        }
+        with aws.store_errors("The job store"):
+            self._table.put_item(Item=item)
 
     def receipts_for(self, subscription_number: str, limit: int = 100) -> list[dict]:
         """The audit trail of one subscription: its receipt from each sync, newest first."""
@@ -147,6 +335,14 @@ class JobStore:
                 if "LastEvaluatedKey" not in page:
                     return items
                 kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _lock_key(customer_key: str) -> str:
+    return f"CUSTOMER#{customer_key}"
+
+
+def _idempotency_key(key: str) -> str:
+    return f"IDEMPOTENCY#{key}"
 
 
 def _strip_keys(item: dict, *extra: str) -> dict:

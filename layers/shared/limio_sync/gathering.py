@@ -1,0 +1,43 @@
+"""Gathering a run's receipts into the job record, and keeping the retry queue in step with them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Protocol
+
+from limio_sync.jobs import results_from_map_output
+from limio_sync.models import SubscriptionResult, SyncJob
+from limio_sync.observability import logger
+from limio_sync.retries import RetryEntry, RetryPolicy
+
+
+class JobRecords(Protocol):
+    def complete(self, sync_id: str, results: list[SubscriptionResult]) -> SyncJob: ...
+    def queue_retries(self, job: SyncJob, results: list[SubscriptionResult], policy: RetryPolicy, now: dt.datetime) -> int: ...
+    def settle_retries(self, sync_id: str, results: list[SubscriptionResult], policy: RetryPolicy, now: dt.datetime) -> list[RetryEntry]: ...
+
+
+class DeadLetters(Protocol):
+    def send(self, entry: RetryEntry) -> None: ...
+
+
+def gather(
+    sync_id: str, map_output: list[dict], *, retry_run: bool, jobs: JobRecords, dead_letters: DeadLetters, policy: RetryPolicy, now: dt.datetime
+) -> tuple[SyncJob, list[RetryEntry]]:
+    """Record the run's receipts; queue transient failures for a scheduled retry (first run) or settle the
+    queue (retry run). Returns the job and the failures that ran out of attempts (already dead-lettered)."""
+    results = results_from_map_output(map_output)
+    job = jobs.complete(sync_id, results)
+    if not retry_run:
+        queued = jobs.queue_retries(job, results, policy, now)
+        if queued:
+            logger.info("Queued transient failures for a scheduled retry", extra={"queued": queued})
+        return job, []
+    exhausted = jobs.settle_retries(sync_id, results, policy, now)
+    for entry in exhausted:
+        dead_letters.send(entry)
+        logger.error(
+            "Scheduled retries exhausted; failure dead-lettered",
+            extra={"subscription_number": entry.subscriptionNumber, "attempts": entry.attempts, "error_code": entry.errorCode},
+        )
+    return job, exhausted

@@ -1,0 +1,74 @@
+"""Scheduled retries: start a retry run of the same state machine for each sync whose transient failures
+are due, and put dead-lettered failures back in the queue when an operator replays them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import defaultdict
+from typing import Protocol
+
+from limio_sync.models import SyncItem, SyncJob
+from limio_sync.observability import logger
+from limio_sync.retries import RetryEntry
+
+CLAIM_LEASE = dt.timedelta(minutes=20)
+
+
+class RetryQueue(Protocol):
+    def due_retries(self, now: dt.datetime, limit: int = 200) -> list[RetryEntry]: ...
+    def claim_retry(self, entry: RetryEntry, now: dt.datetime, lease: dt.timedelta) -> bool: ...
+    def requeue(self, entry: RetryEntry, now: dt.datetime) -> None: ...
+    def get(self, sync_id: str) -> SyncJob | None: ...
+
+
+class Executions(Protocol):
+    def start_execution(self, **kwargs) -> dict: ...
+
+
+class DeadLetters(Protocol):
+    def drain(self) -> list[tuple[RetryEntry, str]]: ...
+    def delete(self, receipt_handle: str) -> None: ...
+
+
+def retry_execution_name(sync_id: str, now: dt.datetime) -> str:
+    """Named after the sync it heals, so its job record and logs are found from the execution."""
+    return f"{sync_id}-retry-{now.strftime('%Y%m%dT%H%M%S')}"
+
+
+def sync_id_of_execution(name: str) -> str:
+    return name.split("-retry-", 1)[0]
+
+
+def start_due_retries(*, queue: RetryQueue, executions: Executions, state_machine_arn: str, now: dt.datetime) -> list[str]:
+    due: dict[str, list[RetryEntry]] = defaultdict(list)
+    for entry in queue.due_retries(now):
+        due[entry.syncId].append(entry)
+    started = []
+    for sync_id, entries in sorted(due.items()):
+        claimed = [e for e in entries if queue.claim_retry(e, now, CLAIM_LEASE)]
+        if not claimed:
+            continue
+        items = [SyncItem(subscriptionNumber=e.subscriptionNumber).model_dump(exclude_none=True) for e in claimed]
+        name = retry_execution_name(sync_id, now)
+        execution_input = {
+            "syncId": sync_id,
+            "customer": claimed[0].customer.model_dump(exclude_none=True),
+            "retry": True,
+            "total": len(items),
+            "items": items,
+        }
+        executions.start_execution(stateMachineArn=state_machine_arn, name=name, input=json.dumps(execution_input))
+        logger.info("Started a scheduled retry", extra={"sync_id": sync_id, "subscriptions": [e.subscriptionNumber for e in claimed]})
+        started.append(name)
+    return started
+
+
+def replay_dead_letters(*, dead_letters: DeadLetters, queue: RetryQueue, now: dt.datetime) -> int:
+    """An operator's replay: each dead-lettered failure is queued for an attempt now, then removed."""
+    replayed = 0
+    for entry, receipt_handle in dead_letters.drain():
+        queue.requeue(entry, now)
+        dead_letters.delete(receipt_handle)
+        replayed += 1
+    return replayed

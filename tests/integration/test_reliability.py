@@ -1,0 +1,196 @@
+"""Repeat clicks, idempotency keys, scheduled retries that heal, dead letters and their replay, and jobs
+that never stay RUNNING — through the real state machine, handlers and local EventBridge."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+import requests
+
+from local.auth import SigV4RequestAuth
+from local.lfs_client import poll_until_done, start_sync
+from local.service import LocalSyncService
+from tests import zuora_fixtures as z
+
+SLOW = z.salesforce_id("SLOW1")
+HEALS = z.salesforce_id("HEALS1")
+EXHAUSTS = z.salesforce_id("EXHAUST1")
+ELSEWHERE = z.salesforce_id("ELSEWHERE1")
+
+
+def reliability_tenant() -> dict:
+    accounts = [
+        z.account("A00000601", SLOW),
+        z.account("A00000701", HEALS),
+        z.account("A00000801", EXHAUSTS),
+        z.account("A00000901", ELSEWHERE),
+    ]
+    subscriptions = [
+        z.subscription("A-S00000601", "A00000601"),
+        z.subscription("A-S00000701", "A00000701"),
+        z.subscription("A-S00000702", "A00000701"),
+        z.subscription("A-S00000801", "A00000801"),
+        z.subscription("A-S00000802", "A00000801"),
+    ]
+    return z.tenant(accounts, subscriptions)
+
+
+@pytest.fixture(scope="module")
+def service():
+    fast_retries = {
+        "RETRY_INTERVAL_MINUTES": "0.005",  # 0.3 s: the schedule is fired by the test, the backoff must have elapsed
+        "RETRY_MAX_ATTEMPTS": "2",
+        "ZUORA_MAX_ATTEMPTS": "2",
+    }
+    with LocalSyncService(
+        reliability_tenant(), parameter_overrides={"SubscriptionRetryMaxAttempts": "1"}, environment_overrides=fast_retries
+    ) as running:
+        yield running
+
+
+def sync(service, customer: dict) -> dict:
+    started = start_sync(service.api_url, customer, credentials=service.credentials)
+    return poll_until_done(started["statusUrl"], timeout=90, credentials=service.credentials)
+
+
+def get_job(service, sync_id: str) -> dict:
+    reply = requests.get(f"{service.api_url}/syncs/{sync_id}", auth=SigV4RequestAuth(service.credentials), timeout=5)
+    reply.raise_for_status()
+    return reply.json()
+
+
+def post(service, body: dict, **headers) -> requests.Response:
+    return requests.post(f"{service.api_url}/syncs", json=body, headers=headers, auth=SigV4RequestAuth(service.credentials), timeout=10)
+
+
+def wait_for(condition, timeout: float = 60.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError("condition not met in time")
+
+
+def move_out_of_customer(service, number: str) -> None:
+    """Owner transfer in Zuora: the customer's next sync must re-read the subscription by number."""
+    service.emulator.move_subscription(number, "A00000901")
+
+
+def fail_reads_of(service, number: str, times: int | None) -> None:
+    service.emulator.add_fault({"method": "GET", "path": f"/v1/subscriptions/{number}", "status": 503, "times": times})
+
+
+def test_a_repeat_click_while_the_sync_runs_returns_the_same_sync(service):
+    service.emulator.set_latency(400)
+    try:
+        first = post(service, {"salesforceAccountId": SLOW})
+        second = post(service, {"salesforceAccountId": SLOW[:15]})  # the same account, by its 15-character id
+    finally:
+        service.emulator.set_latency(0)
+
+    assert first.status_code == second.status_code == 202
+    assert first.json()["syncId"] == second.json()["syncId"]
+    done = poll_until_done(first.json()["statusUrl"], credentials=service.credentials)
+    assert done["status"] == "SUCCEEDED"
+    third = post(service, {"salesforceAccountId": SLOW})
+    assert third.json()["syncId"] != first.json()["syncId"]
+    poll_until_done(third.json()["statusUrl"], credentials=service.credentials)
+
+
+def test_an_idempotency_key_replays_the_first_reply_and_rejects_another_body(service):
+    first = post(service, {"salesforceAccountId": SLOW}, **{"Idempotency-Key": "lfs-click-42"})
+    poll_until_done(first.json()["statusUrl"], credentials=service.credentials)
+
+    again = post(service, {"salesforceAccountId": SLOW}, **{"Idempotency-Key": "lfs-click-42"})
+    other = post(service, {"zuoraAccountNumber": "A00000601"}, **{"Idempotency-Key": "lfs-click-42"})
+
+    assert again.status_code == 202 and again.json() == first.json()
+    assert other.status_code == 409
+    assert other.json()["error"]["code"] == "IDEMPOTENCY_KEY_REUSED"
+
+
+def test_a_transient_failure_is_healed_by_the_scheduled_retry(service):
+    sync(service, {"salesforceAccountId": HEALS})
+    move_out_of_customer(service, "A-S00000702")
+    fail_reads_of(service, "A-S00000702", times=4)  # 2 client attempts x 2 state-machine attempts: the run fails
+
+    job = sync(service, {"salesforceAccountId": HEALS})
+
+    assert job["status"] == "PARTIALLY_FAILED" and job["failedSubscriptions"] == ["A-S00000702"]
+    [failed] = [r for r in job["subscriptions"] if r["outcome"] == "FAILED"]
+    assert failed["retryable"] is True and failed["errorCode"] == "ZUORA_UNAVAILABLE"
+
+    time.sleep(0.5)
+    [run] = [r for r in service.events.fire_schedules() if r["started"]]
+    healed = wait_for(lambda: (j := get_job(service, job["syncId"]))["status"] == "SUCCEEDED" and j)
+
+    assert run["started"][0].startswith(job["syncId"] + "-retry-")
+    assert healed["failedSubscriptions"] == [] and healed["notification"].startswith("All 2 subscriptions")
+    assert {r["subscriptionNumber"]: r["outcome"] for r in healed["subscriptions"]} == {"A-S00000701": "UNCHANGED", "A-S00000702": "UPDATED"}
+    moved = [r for r in service.limio_subscriptions() if r["subscriptionNumber"] == "A-S00000702"][0]
+    assert moved["zuoraAccountNumber"] == "A00000901"
+
+
+def test_after_the_attempt_cap_the_failure_is_dead_lettered_and_an_operator_can_replay_it(service):
+    sync(service, {"salesforceAccountId": EXHAUSTS})
+    move_out_of_customer(service, "A-S00000802")
+    fail_reads_of(service, "A-S00000802", times=None)
+    job = sync(service, {"salesforceAccountId": EXHAUSTS})
+    assert job["failedSubscriptions"] == ["A-S00000802"]
+
+    for _ in range(2):  # RETRY_MAX_ATTEMPTS scheduled attempts, each failing
+        time.sleep(0.5)
+        service.events.fire_schedules()
+        wait_for(lambda: not _retry_running(service, job["syncId"]))
+
+    queue_url = service.cloud.client("sqs").get_queue_url(QueueName=service.cloud.template.queues["FailedSyncsDeadLetterQueue"].name)["QueueUrl"]
+    attributes = service.cloud.client("sqs").get_queue_attributes(QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages"])
+    assert attributes["Attributes"]["ApproximateNumberOfMessages"] == "1"
+    assert get_job(service, job["syncId"])["failedSubscriptions"] == ["A-S00000802"]
+
+    service.emulator.clear_faults()
+    replayed = service.cloud.invoke("RetryFailedSyncsFunction", {"replayDeadLetters": True})
+    service.events.fire_schedules()
+    healed = wait_for(lambda: (j := get_job(service, job["syncId"]))["status"] == "SUCCEEDED" and j)
+
+    assert replayed == {"replayed": 1}
+    assert healed["failedSubscriptions"] == []
+
+
+def _retry_running(service, sync_id: str) -> bool:
+    sfn = service.cloud.client("stepfunctions")
+    executions = sfn.list_executions(stateMachineArn=service.cloud.state_machine_arn())["executions"]
+    return any(e["name"].startswith(sync_id + "-retry-") and e["status"] == "RUNNING" for e in executions)
+
+
+def test_an_aborted_execution_still_ends_its_job_failed_with_a_reason(service):
+    service.emulator.set_latency(1500)
+    try:
+        started = start_sync(service.api_url, {"zuoraAccountNumber": "A00000601"}, credentials=service.credentials)
+        sfn = service.cloud.client("stepfunctions")
+        execution_arn = f"{service.cloud.state_machine_arn().replace(':stateMachine:', ':execution:')}:{started['syncId']}"
+        wait_for(lambda: any(e["type"].endswith("Scheduled") for e in sfn.get_execution_history(executionArn=execution_arn)["events"]))
+        sfn.stop_execution(executionArn=execution_arn, error="OperatorStopped", cause="stopped by an operator")
+        job = poll_until_done(started["statusUrl"], timeout=30, credentials=service.credentials)
+    finally:
+        service.emulator.set_latency(0)
+
+    assert job["status"] == "FAILED"
+    assert job["error"]["errorCode"] == "EXECUTION_FAILED" and "was stopped" in job["error"]["message"]
+    delivered = [event for target, event in service.events.delivered if target == "JobFailureFunction"]
+    assert any(event["detail"]["name"] == started["syncId"] and event["detail"]["status"] == "ABORTED" for event in delivered)
+
+
+def test_the_template_routes_failed_timed_out_and_aborted_executions_to_the_job_failure_function(service):
+    [rule] = [r for r in service.cloud.template.event_rules if r.kind == "rule"]
+
+    assert rule.targets == ("JobFailureFunction",)
+    assert sorted(rule.pattern["detail"]["status"]) == ["ABORTED", "FAILED", "TIMED_OUT"]
+    assert rule.pattern["detail"]["stateMachineArn"] == [service.cloud.state_machine_arn()]
+    definition = service.cloud.template.state_machines["SyncStateMachine"].definition
+    assert definition["TimeoutSeconds"] > 0
+    assert json.dumps(definition).count('"States.ALL"') >= 3
