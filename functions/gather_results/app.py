@@ -10,8 +10,9 @@ from pydantic import BaseModel, ConfigDict
 from limio_sync.config import get_settings
 from limio_sync.errors import SyncError, for_state_machine
 from limio_sync.gathering import gather
+from limio_sync.jobs import results_from_map_output
 from limio_sync.models import SyncId
-from limio_sync.observability import bind_sync_context, logger, metrics, tracer
+from limio_sync.observability import bind_sync_context, count_failure, logger, metrics, tracer
 from limio_sync.stores.dead_letters import DeadLetterQueue
 from limio_sync.stores.jobs import JobStore
 
@@ -47,6 +48,9 @@ def lambda_handler(event: dict, context) -> dict:
     except SyncError as error:
         raise for_state_machine(error) from error
     metrics.add_metric(name=f"Jobs{job.status.value.title().replace('_', '')}", unit=MetricUnit.Count, value=1)
+    for result in results_from_map_output(request.results):
+        if result.failed and result.errorCode:
+            count_failure(result.errorCode)
     if exhausted:
         metrics.add_metric(name="RetriesExhausted", unit=MetricUnit.Count, value=len(exhausted))
     logger.info(

@@ -10,6 +10,7 @@ import logging
 import warnings
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 SERVICE = "limio-subscription-sync"
 METRICS_NAMESPACE = "LimioSubscriptionSync"
@@ -33,3 +34,10 @@ def bind_sync_context(*, sync_id: str | None = None, subscription_number: str | 
     """Attach the ids of the work in hand to every following log line of this invocation."""
     keys = {"sync_id": sync_id, "subscription_number": subscription_number}
     logger.append_keys(**{k: v for k, v in keys.items() if v is not None})
+
+
+def count_failure(error_code: str) -> None:
+    """One metric per error code (its own dimension), so alarms and dashboards can tell them apart."""
+    with single_metric(name="SubscriptionFailures", unit=MetricUnit.Count, value=1, namespace=METRICS_NAMESPACE) as metric:
+        metric.add_dimension(name="service", value=SERVICE)
+        metric.add_dimension(name="error_code", value=error_code)
