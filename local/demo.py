@@ -27,7 +27,7 @@ def demo_customer(tenant_path: Path) -> dict:
 
 def show_progress(job: dict, elapsed: float) -> None:
     total = job.get("total") or "?"
-    print(f"  {elapsed:5.1f}s  {job['status']:<16} subscriptions planned: {total}", flush=True)
+    print(f"  {elapsed:5.1f}s  {job['status']:<16} synced {len(job['subscriptions'])} of {total} subscriptions", flush=True)
 
 
 def print_subscriptions(records: list[dict]) -> None:

@@ -1,4 +1,4 @@
-"""State machine task: gather every subscription's receipt into the job record and end the job."""
+"""State machine task: make sure every planned subscription has its receipt, then end the job."""
 
 from __future__ import annotations
 
@@ -10,19 +10,18 @@ from pydantic import BaseModel, ConfigDict
 from limio_sync.config import get_settings
 from limio_sync.errors import SyncError, for_state_machine
 from limio_sync.gathering import gather
-from limio_sync.jobs import results_from_map_output
-from limio_sync.models import SyncId
+from limio_sync.models import ItemsLocation, SyncId, SyncItem
 from limio_sync.observability import bind_sync_context, count_failure, logger, metrics, tracer
 from limio_sync.stores.dead_letters import DeadLetterQueue
 from limio_sync.stores.jobs import JobStore
+from limio_sync.stores.snapshots import ItemLists
 
 
 class GatherInput(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     syncId: SyncId
-    total: int
-    results: list[dict]
+    items: ItemsLocation
     retry: bool = False
 
 
@@ -33,12 +32,11 @@ def lambda_handler(event: dict, context) -> dict:
     request = GatherInput.model_validate(event)
     bind_sync_context(sync_id=request.syncId)
     settings = get_settings()
-    if len(request.results) != request.total:
-        logger.error("Map returned a different number of receipts than planned", extra={"planned": request.total, "received": len(request.results)})
     try:
-        job, exhausted = gather(
+        planned = [SyncItem.model_validate(item).subscriptionNumber for item in ItemLists(settings.work_bucket_name).get(request.items.model_dump())]
+        job, results, exhausted = gather(
             request.syncId,
-            request.results,
+            planned,
             retry_run=request.retry,
             jobs=JobStore(settings.jobs_table_name),
             dead_letters=DeadLetterQueue(settings.dead_letter_queue_url or ""),
@@ -48,12 +46,13 @@ def lambda_handler(event: dict, context) -> dict:
     except SyncError as error:
         raise for_state_machine(error) from error
     metrics.add_metric(name=f"Jobs{job.status.value.title().replace('_', '')}", unit=MetricUnit.Count, value=1)
-    for result in results_from_map_output(request.results):
+    for result in results:
         if result.failed and result.errorCode:
             count_failure(result.errorCode)
     if exhausted:
         metrics.add_metric(name="RetriesExhausted", unit=MetricUnit.Count, value=len(exhausted))
     logger.info(
-        "Sync results recorded", extra={"status": job.status, "counts": job.counts, "failed": job.failedSubscriptions, "retry_run": request.retry}
+        "Sync results recorded",
+        extra={"status": job.status, "counts": job.counts, "failed": job.failedSubscriptions, "retry_run": request.retry},
     )
     return {"syncId": job.syncId, "status": job.status.value, "counts": job.counts, "failedSubscriptions": job.failedSubscriptions}

@@ -14,7 +14,7 @@ from limio_sync.observability import bind_sync_context, logger, metrics, tracer
 from limio_sync.planning import plan_sync
 from limio_sync.stores.jobs import JobStore
 from limio_sync.stores.limio_subscriptions import LimioSubscriptionStore
-from limio_sync.stores.snapshots import SnapshotStore
+from limio_sync.stores.snapshots import ItemLists, SnapshotStore
 from limio_sync.zuora_access import zuora_client
 
 
@@ -39,6 +39,7 @@ def lambda_handler(event: dict, context) -> dict:
             zuora_client(settings, request.syncId),
             SnapshotStore(settings.work_bucket_name),
             LimioSubscriptionStore(settings.subscriptions_table_name),
+            ItemLists(settings.work_bucket_name),
             today=dt.date.today(),
             page_size=settings.zuora_page_size,
             evergreen_horizon_days=settings.evergreen_horizon_days,

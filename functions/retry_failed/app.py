@@ -13,6 +13,7 @@ from limio_sync.retrying import replay_dead_letters, start_due_retries
 from limio_sync.stores import aws
 from limio_sync.stores.dead_letters import DeadLetterQueue
 from limio_sync.stores.jobs import JobStore
+from limio_sync.stores.snapshots import ItemLists
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -26,6 +27,12 @@ def lambda_handler(event: dict, context) -> dict:
         replayed = replay_dead_letters(dead_letters=DeadLetterQueue(settings.dead_letter_queue_url or ""), queue=jobs, now=now)
         metrics.add_metric(name="DeadLettersReplayed", unit=MetricUnit.Count, value=replayed)
         return {"replayed": replayed}
-    started = start_due_retries(queue=jobs, executions=aws.client("stepfunctions"), state_machine_arn=settings.state_machine_arn or "", now=now)
+    started = start_due_retries(
+        queue=jobs,
+        executions=aws.client("stepfunctions"),
+        item_lists=ItemLists(settings.work_bucket_name),
+        state_machine_arn=settings.state_machine_arn or "",
+        now=now,
+    )
     metrics.add_metric(name="RetryRunsStarted", unit=MetricUnit.Count, value=len(started))
     return {"started": started}

@@ -12,7 +12,7 @@ from limio_sync.errors import SyncError, for_state_machine
 from limio_sync.models import SyncId, SyncItem
 from limio_sync.observability import bind_sync_context, logger, metrics, tracer
 from limio_sync.stores.catalog import load_catalog_mapping
-from limio_sync.stores.jobs import utc_now
+from limio_sync.stores.jobs import JobStore, utc_now
 from limio_sync.stores.limio_customers import LimioCustomerStore
 from limio_sync.stores.limio_subscriptions import LimioSubscriptionStore
 from limio_sync.stores.snapshots import SnapshotStore
@@ -49,8 +49,10 @@ def lambda_handler(event: dict, context) -> dict:
         zuora=lambda: zuora_client(settings, request.syncId),
         store=LimioSubscriptionStore(settings.subscriptions_table_name),
         customers=LimioCustomerStore(settings.customers_table_name),
+        receipts=JobStore(settings.jobs_table_name),
         rules=rules,
         now=utc_now,
     )
     metrics.add_metric(name=f"Subscriptions{result.outcome.value.capitalize()}", unit=MetricUnit.Count, value=1)
-    return result.model_dump(mode="json", exclude_none=True)
+    # The receipt is in the job table; the Map keeps only this much per subscription.
+    return {"subscriptionNumber": result.subscriptionNumber, "outcome": result.outcome.value}

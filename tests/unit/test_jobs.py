@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from limio_sync.errors import ErrorCode, TransientSyncError, for_state_machine
-from limio_sync.jobs import failure_from_caught_error, results_from_map_output, summarize
+from limio_sync.jobs import failure_from_caught_error, reconcile, summarize
 from limio_sync.models import JobStatus, Outcome, SubscriptionResult
 
 
@@ -53,7 +53,7 @@ def test_a_transient_error_caught_after_retries_keeps_its_code_and_is_retryable(
     raised = for_state_machine(TransientSyncError("Zuora throttled the request", code=ErrorCode.ZUORA_RATE_LIMITED))
     caught = {"Error": type(raised).__name__, "Cause": lambda_cause(raised)}
 
-    [result] = results_from_map_output([{"subscriptionNumber": "A-S9", "outcome": "FAILED", "caughtError": caught}])
+    [result], _ = reconcile(["A-S9"], {"A-S9": {"subscriptionNumber": "A-S9", "outcome": "FAILED", "caughtError": json.dumps(caught)}})
 
     assert result.outcome is Outcome.FAILED and result.retryable
     assert result.errorCode is ErrorCode.ZUORA_RATE_LIMITED
@@ -62,7 +62,7 @@ def test_a_transient_error_caught_after_retries_keeps_its_code_and_is_retryable(
 
 def test_a_lambda_timeout_becomes_a_failed_receipt_naming_the_subscription():
     caught = {"Error": "States.Timeout", "Cause": "timed out"}
-    [result] = results_from_map_output([{"subscriptionNumber": "A-S7", "outcome": "FAILED", "caughtError": caught}])
+    [result], _ = reconcile(["A-S7"], {"A-S7": {"subscriptionNumber": "A-S7", "outcome": "FAILED", "caughtError": json.dumps(caught)}})
 
     assert result.outcome is Outcome.FAILED and result.retryable
     assert "A-S7" in result.message
@@ -81,3 +81,16 @@ def test_plan_failures_keep_the_customer_not_found_code():
 def test_an_unexplained_gather_failure_still_gives_a_reason():
     failure = failure_from_caught_error("gather", {"Error": "Lambda.Unknown", "Cause": "boom"})
     assert failure.errorCode is ErrorCode.GATHERING_FAILED and "Lambda.Unknown" in failure.message
+
+
+def test_every_planned_subscription_gets_exactly_one_receipt_even_when_none_was_recorded():
+    stored = {
+        "A-S1": {"subscriptionNumber": "A-S1", "outcome": "UPDATED", "zuoraVersion": 2, "recordedAt": "2026-11-25T10:00:00Z"},
+        "A-S9": {"subscriptionNumber": "A-S9", "outcome": "CREATED"},
+    }
+
+    results, rewrites = reconcile(["A-S1", "A-S2"], stored)
+
+    assert [(r.subscriptionNumber, r.outcome) for r in results] == [("A-S1", "UPDATED"), ("A-S2", "FAILED")]
+    [missing] = rewrites
+    assert missing.subscriptionNumber == "A-S2" and missing.retryable and "A-S2" in missing.message

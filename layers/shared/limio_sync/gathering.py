@@ -5,13 +5,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Protocol
 
-from limio_sync.jobs import results_from_map_output
+from limio_sync.errors import ErrorCode
+from limio_sync.jobs import reconcile
 from limio_sync.models import SubscriptionResult, SyncJob
 from limio_sync.observability import logger
 from limio_sync.retries import RetryEntry, RetryPolicy
 
 
 class JobRecords(Protocol):
+    def stored_receipts(self, sync_id: str) -> dict[str, dict]: ...
     def complete(self, sync_id: str, results: list[SubscriptionResult]) -> SyncJob: ...
     def queue_retries(self, job: SyncJob, results: list[SubscriptionResult], policy: RetryPolicy, now: dt.datetime) -> int: ...
     def settle_retries(self, sync_id: str, results: list[SubscriptionResult], policy: RetryPolicy, now: dt.datetime) -> list[RetryEntry]: ...
@@ -22,17 +24,27 @@ class DeadLetters(Protocol):
 
 
 def gather(
-    sync_id: str, map_output: list[dict], *, retry_run: bool, jobs: JobRecords, dead_letters: DeadLetters, policy: RetryPolicy, now: dt.datetime
-) -> tuple[SyncJob, list[RetryEntry]]:
-    """Record the run's receipts; queue transient failures for a scheduled retry (first run) or settle the
-    queue (retry run). Returns the job and the failures that ran out of attempts (already dead-lettered)."""
-    results = results_from_map_output(map_output)
-    job = jobs.complete(sync_id, results)
+    sync_id: str,
+    planned: list[str],
+    *,
+    retry_run: bool,
+    jobs: JobRecords,
+    dead_letters: DeadLetters,
+    policy: RetryPolicy,
+    now: dt.datetime,
+) -> tuple[SyncJob, list[SubscriptionResult], list[RetryEntry]]:
+    """Make sure every planned subscription has exactly one receipt and end the job; queue transient failures
+    for a scheduled retry (first run) or settle the queue (retry run). Returns the job, this run's receipts,
+    and the failures that ran out of attempts (already dead-lettered)."""
+    results, rewrites = reconcile(planned, jobs.stored_receipts(sync_id))
+    if any(r.errorCode is ErrorCode.INTERNAL_ERROR and r.retryable for r in rewrites):
+        logger.error("Some planned subscriptions recorded no result", extra={"missing": [r.subscriptionNumber for r in rewrites]})
+    job = jobs.complete(sync_id, rewrites)
     if not retry_run:
         queued = jobs.queue_retries(job, results, policy, now)
         if queued:
             logger.info("Queued transient failures for a scheduled retry", extra={"queued": queued})
-        return job, []
+        return job, results, []
     exhausted = jobs.settle_retries(sync_id, results, policy, now)
     for entry in exhausted:
         dead_letters.send(entry)
@@ -40,4 +52,4 @@ def gather(
             "Scheduled retries exhausted; failure dead-lettered",
             extra={"subscription_number": entry.subscriptionNumber, "attempts": entry.attempts, "error_code": entry.errorCode},
         )
-    return job, exhausted
+    return job, results, exhausted

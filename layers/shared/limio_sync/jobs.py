@@ -59,15 +59,38 @@ def result_from_caught_error(subscription_number: str, caught: dict) -> Subscrip
     )
 
 
-def results_from_map_output(outputs: Iterable[dict]) -> list[SubscriptionResult]:
-    """Every Map iteration ends in a receipt: either the sync Lambda's result or a caught error."""
-    results = []
-    for output in outputs:
-        if "caughtError" in output:
-            results.append(result_from_caught_error(output["subscriptionNumber"], output["caughtError"]))
-        else:
-            results.append(SubscriptionResult.model_validate(output))
-    return results
+def receipt_from_item(subscription_number: str, item: dict) -> SubscriptionResult:
+    """A stored receipt as the API reports it. The state machine records a caught failure raw (its error and
+    cause); it is turned into a coded, human receipt here."""
+    if "caughtError" in item:
+        caught = item["caughtError"]
+        return result_from_caught_error(subscription_number, json.loads(caught) if isinstance(caught, str) else caught)
+    fields = {k: v for k, v in item.items() if k in SubscriptionResult.model_fields}
+    return SubscriptionResult.model_validate(fields)
+
+
+def reconcile(planned: Iterable[str], stored: dict[str, dict]) -> tuple[list[SubscriptionResult], list[SubscriptionResult]]:
+    """Exactly one receipt per planned subscription: the stored one, a caught failure made readable, or, if
+    none was recorded at all, a FAILED one saying so. Returns every receipt and those that must be rewritten."""
+    results, rewrites = [], []
+    for number in planned:
+        item = stored.get(number)
+        if item is None:
+            missing = SubscriptionResult(
+                subscriptionNumber=number,
+                outcome=Outcome.FAILED,
+                errorCode=ErrorCode.INTERNAL_ERROR,
+                message=f"No result was recorded for subscription {number}; it will be retried.",
+                retryable=True,
+            )
+            results.append(missing)
+            rewrites.append(missing)
+            continue
+        result = receipt_from_item(number, item)
+        results.append(result)
+        if "caughtError" in item:
+            rewrites.append(result)
+    return results, rewrites
 
 
 def _names(numbers: list[str]) -> str:

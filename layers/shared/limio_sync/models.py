@@ -89,14 +89,21 @@ class SubscriptionResult(_Model):
         return self.outcome is Outcome.FAILED
 
 
+class ItemsLocation(_Model):
+    """Where a run's list of SyncItems is (a JSON array in S3), for the distributed Map's ItemReader."""
+
+    bucket: str
+    key: str
+
+
 class SyncPlan(_Model):
-    """What planning hands to the Map: small items only (the Zuora data itself is in the snapshot store)."""
+    """What planning hands to the Map. The items themselves go to S3; the state carries where they are."""
 
     syncId: SyncId
     customer: CustomerRef
     accountNumbers: list[str]
     total: int
-    items: list[SyncItem]
+    items: ItemsLocation
     retry: bool = False
 
 

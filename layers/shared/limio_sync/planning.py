@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from limio_sync import ids
 from limio_sync.errors import CustomerNotFound
-from limio_sync.models import CustomerRef, SyncItem, SyncPlan
+from limio_sync.models import CustomerRef, ItemsLocation, SyncItem, SyncPlan
 from limio_sync.observability import logger
 from limio_sync.zuora.errors import ZuoraNotFound
 from limio_sync.zuora.models import ZuoraAccountRef
@@ -32,6 +32,10 @@ class ZuoraReader(Protocol):
 class Snapshots(Protocol):
     def key_for(self, sync_id: str, subscription_number: str) -> str: ...
     def put(self, sync_id: str, subscription_number: str, snapshot: dict) -> str: ...
+
+
+class ItemListStore(Protocol):
+    def put(self, sync_id: str, name: str, items: list[dict]) -> dict: ...
 
 
 class CustomerSubscriptions(Protocol):
@@ -93,6 +97,7 @@ def plan_sync(
     zuora: ZuoraReader,
     snapshots: Snapshots,
     limio: CustomerSubscriptions,
+    item_lists: ItemListStore,
     *,
     today: dt.date,
     page_size: int = 40,
@@ -128,7 +133,10 @@ def plan_sync(
             write.result()
     items.extend(_gone_from_accounts(accounts, customer, limio, seen))
     logger.info("Planned customer sync", extra={"accounts": [a.accountNumber for a in accounts], "subscriptions": len(items)})
-    return SyncPlan(syncId=sync_id, customer=customer, accountNumbers=[a.accountNumber for a in accounts], total=len(items), items=items)
+    location = item_lists.put(sync_id, "items", [item.model_dump(exclude_none=True) for item in items])
+    return SyncPlan(
+        syncId=sync_id, customer=customer, accountNumbers=[a.accountNumber for a in accounts], total=len(items), items=ItemsLocation(**location)
+    )
 
 
 def _gone_from_accounts(accounts: list[ZuoraAccountRef], customer: CustomerRef, limio: CustomerSubscriptions, listed: set[str]) -> list[SyncItem]:

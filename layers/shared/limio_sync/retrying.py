@@ -26,6 +26,10 @@ class Executions(Protocol):
     def start_execution(self, **kwargs) -> dict: ...
 
 
+class ItemListStore(Protocol):
+    def put(self, sync_id: str, name: str, items: list[dict]) -> dict: ...
+
+
 class DeadLetters(Protocol):
     def drain(self) -> list[tuple[RetryEntry, str]]: ...
     def delete(self, receipt_handle: str) -> None: ...
@@ -40,7 +44,9 @@ def sync_id_of_execution(name: str) -> str:
     return name.split("-retry-", 1)[0]
 
 
-def start_due_retries(*, queue: RetryQueue, executions: Executions, state_machine_arn: str, now: dt.datetime) -> list[str]:
+def start_due_retries(
+    *, queue: RetryQueue, executions: Executions, item_lists: ItemListStore, state_machine_arn: str, now: dt.datetime
+) -> list[str]:
     due: dict[str, list[RetryEntry]] = defaultdict(list)
     for entry in queue.due_retries(now):
         due[entry.syncId].append(entry)
@@ -56,7 +62,7 @@ def start_due_retries(*, queue: RetryQueue, executions: Executions, state_machin
             "customer": claimed[0].customer.model_dump(exclude_none=True),
             "retry": True,
             "total": len(items),
-            "items": items,
+            "items": item_lists.put(sync_id, name.removeprefix(sync_id + "-"), items),
         }
         executions.start_execution(stateMachineArn=state_machine_arn, name=name, input=json.dumps(execution_input))
         logger.info("Started a scheduled retry", extra={"sync_id": sync_id, "subscriptions": [e.subscriptionNumber for e in claimed]})

@@ -26,6 +26,10 @@ class ZuoraSource(Protocol):
     def preview_billing(self, account_key: str, target_date: dt.date) -> list[dict[str, Any]]: ...
 
 
+class Receipts(Protocol):
+    def record_receipt(self, sync_id: str, result: SubscriptionResult) -> None: ...
+
+
 class Customers(Protocol):
     def upsert_from(self, record: LimioSubscription, *, synced_at: str) -> bool: ...
 
@@ -47,12 +51,24 @@ def sync_one(
     zuora: Callable[[], ZuoraSource],
     store: LimioStore,
     customers: Customers,
+    receipts: Receipts,
     rules: SyncRules,
     now: Callable[[], str],
 ) -> SubscriptionResult:
+    """Sync one subscription and record its receipt in the job. A transient failure (of the sync or of the
+    receipt's write) is raised for the state machine to retry; after its retries, its Catch records it."""
+    result = _result_of(sync_id, item, snapshots=snapshots, zuora=zuora, store=store, customers=customers, rules=rules, now=now)
+    try:
+        receipts.record_receipt(sync_id, result)
+    except SyncError as error:
+        raise for_state_machine(error) from error
+    return result
+
+
+def _result_of(sync_id: str, item: SyncItem, **ports) -> SubscriptionResult:
     number = item.subscriptionNumber
     try:
-        return _sync(sync_id, item, snapshots=snapshots, zuora=zuora, store=store, customers=customers, rules=rules, now=now)
+        return _sync(sync_id, item, **ports)
     except SyncError as error:
         if error.retryable:
             logger.warning("Transient failure, leaving it to the state machine to retry", extra={"error_code": error.code})

@@ -12,7 +12,7 @@ from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
 from limio_sync.errors import ErrorCode, TransientSyncError
-from limio_sync.jobs import job_failure_notification, summarize
+from limio_sync.jobs import job_failure_notification, receipt_from_item, summarize
 from limio_sync.models import JobFailure, JobStatus, SubscriptionResult, SyncJob
 from limio_sync.retries import RetryEntry, RetryPolicy
 from limio_sync.stores import aws
@@ -160,7 +160,7 @@ class JobStore:
         if header is None:
             return None
         receipts = sorted(
-            (SubscriptionResult.model_validate(_strip_keys(i, "syncId", "recordedAt")) for i in items if i["itemKey"].startswith(RECEIPT_PREFIX)),
+            (receipt_from_item(i["itemKey"].removeprefix(RECEIPT_PREFIX), i) for i in items if i["itemKey"].startswith(RECEIPT_PREFIX)),
             key=lambda r: r.subscriptionNumber,
         )
         return SyncJob.model_validate({**_strip_keys(header, "customerKey"), "subscriptions": [r.model_dump() for r in receipts]})
@@ -176,17 +176,28 @@ class JobStore:
                 ExpressionAttributeValues={":total": total},
             )
 
-    def complete(self, sync_id: str, results: list[SubscriptionResult]) -> SyncJob:
-        """Store every receipt (each is also the subscription's audit-trail entry for this sync), then the
-        status, counts and notification computed from all of the job's receipts. A scheduled retry calls this
-        with the receipts of the subscriptions it re-synced: they replace the earlier ones and the job's
-        status is recomputed, so a healed failure disappears from the next poll."""
+    def record_receipt(self, sync_id: str, result: SubscriptionResult) -> None:
+        """A subscription's task records its own receipt, so no state payload carries the results."""
+        self._put_receipts(sync_id, [result])
+
+    def stored_receipts(self, sync_id: str) -> dict[str, dict]:
+        """The job's receipts as stored (a caught failure still raw), by subscription number."""
+        return {i["itemKey"].removeprefix(RECEIPT_PREFIX): i for i in self._query(sync_id) if i["itemKey"].startswith(RECEIPT_PREFIX)}
+
+    def _put_receipts(self, sync_id: str, results: list[SubscriptionResult]) -> None:
         recorded_at = utc_now()
         expires_at = _epoch(dt.datetime.now(dt.UTC) + RETENTION)
         with aws.store_errors("The job store"), self._table.batch_writer(overwrite_by_pkeys=["syncId", "itemKey"]) as batch:
             for result in results:
                 item = {**_without_nones(result.model_dump(mode="json")), "recordedAt": recorded_at, "expiresAt": expires_at}
                 batch.put_item(Item={**item, "syncId": sync_id, "itemKey": RECEIPT_PREFIX + result.subscriptionNumber})
+
+    def complete(self, sync_id: str, results: list[SubscriptionResult]) -> SyncJob:
+        """Store the given receipts (those gathering had to write: caught failures made readable, missing ones),
+        then the status, counts and notification computed from all of the job's receipts. A scheduled retry's
+        tasks have replaced the receipts of the subscriptions it re-synced, so its completion recomputes the
+        job's status and a healed failure disappears from the next poll."""
+        self._put_receipts(sync_id, results)
         job = self.get(sync_id)
         if job is None:
             raise TransientSyncError(f"The job record of sync {sync_id} is missing", code=ErrorCode.STORE_UNAVAILABLE)

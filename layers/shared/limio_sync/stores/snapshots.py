@@ -36,3 +36,23 @@ class SnapshotStore:
                 return None
             raise
         return json.loads(body)
+
+
+class ItemLists:
+    """The list of subscriptions a run syncs, as a JSON array in S3: the distributed Map reads it from there,
+    so the state machine's payloads stay small whatever the customer's size."""
+
+    def __init__(self, bucket_name: str, s3: Any | None = None):
+        self._bucket = bucket_name
+        self._s3 = s3 or aws.client("s3")
+
+    def put(self, sync_id: str, name: str, items: list[dict]) -> dict:
+        key = f"syncs/{sync_id}/{name}.json"
+        with aws.store_errors("The work bucket"):
+            self._s3.put_object(Bucket=self._bucket, Key=key, Body=json.dumps(items).encode(), ContentType="application/json")
+        return {"bucket": self._bucket, "key": key}
+
+    def get(self, location: dict) -> list[dict]:
+        with aws.store_errors("The work bucket"):
+            body = self._s3.get_object(Bucket=location["bucket"], Key=location["key"])["Body"].read()
+        return json.loads(body)
