@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from decimal import Decimal
 
 import pytest
 import requests
@@ -39,6 +40,9 @@ def month(offset: int) -> dt.date:
 def iso(day: dt.date) -> str:
     return day.isoformat()
 
+
+# The usual subscription: in its second term, four months in, billed through the current period.
+TERM_START, TERM_END, BILLED_THROUGH = month(-4), month(8), month(1)
 
 SEATS, ARCHIVE_FEE, SETUP_FEE, LOYALTY_DISCOUNT, LEGACY_FEE = "C-00000001", "C-00000002", "C-00000003", "C-00000004", "C-00000005"
 BOOKKEEPING = ("lastSyncId", "lastSyncedAt")
@@ -82,20 +86,44 @@ def person(first: str, last: str, **fields) -> dict:
 
 
 ELEANOR = person(
-    "Eleanor", "Whitfield", personal_email="", mobile=None, work_phone="+44 20 7946 0321", address2="Floor 3", state="", county=None, zip_code="SE1 7LG"
+    "Eleanor",
+    "Whitfield",
+    personal_email="",
+    mobile=None,
+    work_phone="+44 20 7946 0321",
+    address2="Floor 3",
+    state="",
+    county=None,
+    zip_code="SE1 7LG",
 )
 MARCUS = person(
-    "Marcus", "Adeyemi", personal_email=None, mobile="+44 7700 900123", work_phone="", address1="Unit 4, Riverside Works", address2=None, zip_code="SE1 9PH"
+    "Marcus",
+    "Adeyemi",
+    personal_email=None,
+    mobile="+44 7700 900123",
+    work_phone="",
+    address1="Unit 4, Riverside Works",
+    address2=None,
+    zip_code="SE1 9PH",
 )
 PRIYA = person("Priya", "Shah", address1="8 Temple Row", city="Birmingham", zip_code="B2 5HG")
 
 
-def account_of(customer: Customer, *, bill_to: dict | None = None, sold_to: dict | None = None) -> dict:
+def account_of(customer: Customer, bill_to: dict | None = None, sold_to: dict | None = None) -> dict:
     return sf.account(customer.account_number, customer.salesforce_id, name=customer.name, bill_to=bill_to or person("Jane", "Doe"), sold_to=sold_to)
 
 
-def seats_plan(*, seats: int = 5, price: float = 10.0, term_start: dt.date, term_end: dt.date | None, charged_through: dt.date) -> dict:
-    return sf.rate_plan(sf.DIGITAL, [sf.monthly_seats(SEATS, start=term_start, end=term_end, charged_through=charged_through, seats=seats, price=price)])
+def seats_plan(
+    *,
+    seats: int = 5,
+    price: float = 10.0,
+    term_start: dt.date = TERM_START,
+    term_end: dt.date | None = TERM_END,
+    charged_through: dt.date = BILLED_THROUGH,
+) -> dict:
+    return sf.rate_plan(
+        sf.DIGITAL, [sf.monthly_seats(SEATS, start=term_start, end=term_end, charged_through=charged_through, seats=seats, price=price)]
+    )
 
 
 def archive_plan(*, start: dt.date, end: dt.date | None, charged_through: dt.date | None, last_change_type: str | None = None) -> dict:
@@ -109,13 +137,15 @@ def digital_pack(
     *,
     seats: int = 5,
     price: float = 10.0,
-    term_start: dt.date = month(-4),
-    term_end: dt.date | None = month(8),
-    charged_through: dt.date = month(1),
+    term_start: dt.date = TERM_START,
+    term_end: dt.date | None = TERM_END,
+    charged_through: dt.date = BILLED_THROUGH,
     extra_plans: tuple[dict, ...] = (),
     version: int = 2,
+    subscription_start: dt.date | None = None,
 ) -> dict:
-    """A Digital Pack subscription in its second term: `seats` × `price` a month, billed through `charged_through`."""
+    """A Digital Pack subscription (by default in its second term): `seats` × `price` a month, billed through
+    `charged_through`."""
     plan = seats_plan(seats=seats, price=price, term_start=term_start, term_end=term_end, charged_through=charged_through)
     return sf.subscription(
         number,
@@ -123,7 +153,7 @@ def digital_pack(
         rate_plans=[plan, *extra_plans],
         term_start=term_start,
         term_end=term_end,
-        subscription_start=sf.add_months(term_start, -12),
+        subscription_start=subscription_start or sf.add_months(term_start, -12),
         version=version,
         account_name=customer.name,
     )
@@ -136,10 +166,30 @@ def setup_plan(*, charged_through: dt.date | None) -> dict:
     return sf.rate_plan(sf.SETUP, [sf.one_time_fee("Team Setup Fee", SETUP_FEE, price=99.0, on=SETUP_DAY, charged_through=charged_through)])
 
 
+CUSTOMERS = (
+    RENEWAL,
+    CANCEL,
+    SUSPEND,
+    TRANSFER_FROM,
+    TRANSFER_TO,
+    QUANTITY,
+    PRICE,
+    ADD_PRODUCT,
+    REMOVE_PRODUCT,
+    EVERGREEN,
+    ONE_TIME,
+    DISCOUNT,
+    CONTACTS,
+    AUTO_RENEW,
+    NEW_IN_ZUORA,
+    UNMAPPED,
+    GONE,
+)
+CONTACTS_OF = {CONTACTS: (ELEANOR, MARCUS), TRANSFER_TO: (PRIYA, None)}
+
+
 def scenario_tenant() -> dict:
-    customers = [c for c in globals().values() if isinstance(c, Customer) and c not in (CONTACTS,)]
-    accounts = [account_of(c) for c in customers] + [account_of(CONTACTS, bill_to=ELEANOR, sold_to=MARCUS)]
-    accounts[customers.index(TRANSFER_TO)] = account_of(TRANSFER_TO, bill_to=PRIYA)
+    accounts = [account_of(c, *CONTACTS_OF.get(c, (None, None))) for c in CUSTOMERS]
     subscriptions = [
         digital_pack("A-S10000001", RENEWAL, term_start=month(-10), term_end=month(2)),
         digital_pack("A-S10000002", CANCEL),
@@ -187,10 +237,17 @@ def receipt(job: dict, number: str) -> dict:
     return found
 
 
+def stored_item(service: LocalSyncService, table: str, key: dict[str, str]) -> dict:
+    """One item of a table of the template, as stored."""
+    name = service.cloud.template.tables[table].name
+    typed_key = {field: {"S": value} for field, value in key.items()}
+    item = service.cloud.client("dynamodb").get_item(TableName=name, Key=typed_key, ConsistentRead=True)["Item"]
+    return {field: TypeDeserializer().deserialize(value) for field, value in item.items()}
+
+
 def limio_record(service: LocalSyncService, number: str) -> dict:
-    """The Limio subscription record as stored."""
-    [record] = [r for r in service.limio_subscriptions() if r["subscriptionNumber"] == number]
-    return record
+    """The Limio subscription record as stored (what service.limio_subscriptions() lists, read by its key)."""
+    return stored_item(service, "LimioSubscriptionsTable", {"subscriptionNumber": number})
 
 
 def synced_once(service: LocalSyncService, customer: Customer) -> dict[str, dict]:
@@ -218,8 +275,6 @@ def api_get(service: LocalSyncService, path: str, **params) -> dict:
 
 def entry(number: str, day: dt.date, amount: str, description: str = "Digital Seats", *, status: str = "pending") -> dict:
     """A schedule entry as Limio stores it: its id derives from what it charges, so equal charges keep their id."""
-    from decimal import Decimal
-
     entry_id = schedule_entry_id(number, iso(day), Decimal(amount), "GBP", description)
     return {"id": entry_id, "date": iso(day), "amount": amount, "currency": "GBP", "description": description, "type": "payment", "status": status}
 
@@ -254,7 +309,7 @@ def test_renewal_moves_the_term_by_a_year_and_the_schedule_gains_the_new_terms_c
     first_job = sync(service, RENEWAL)
     before = limio_record(service, number)
     assert before["schedule"] == monthly(number, range(1, 2), "50.00")
-    renewed_plan = seats_plan(term_start=month(-10), term_end=month(14), charged_through=month(1))
+    renewed_plan = seats_plan(term_start=month(-10), term_end=month(14))
     renewed = service.emulator.update_subscription(
         number, termStartDate=iso(month(2)), termEndDate=iso(month(14)), subscriptionEndDate=iso(month(14)), ratePlans=[renewed_plan]
     )
@@ -290,7 +345,7 @@ def test_a_cancellation_in_zuora_cancels_the_limio_subscription_and_its_future_c
     number = "A-S10000002"
     before = synced_once(service, CANCEL)[number]
     assert before["schedule"] == monthly(number, range(1, 8), "50.00")
-    plan = seats_plan(term_start=month(-4), term_end=month(1), charged_through=month(1))
+    plan = seats_plan(term_end=month(1))
     cancelled_version = service.emulator.update_subscription(number, status="Cancelled", subscriptionEndDate=iso(month(1)), ratePlans=[plan])
 
     job = sync(service, CANCEL)
@@ -323,7 +378,9 @@ def test_a_suspension_cancels_future_charges_and_the_resumption_restores_them_wi
         before, status="suspended", zuoraStatus="Suspended", schedule=cancelled(before["schedule"]), **new_version(before, suspended)
     )
     assert outcomes(resumed_job) == {number: "UPDATED"}
-    assert content(limio_record(service, number)) == expected_after(before, zuoraVersion=before["zuoraVersion"] + 2, zuoraSubscriptionId=resumed["id"])
+    assert content(limio_record(service, number)) == expected_after(
+        before, zuoraVersion=before["zuoraVersion"] + 2, zuoraSubscriptionId=resumed["id"]
+    )
 
 
 def test_an_owner_transfer_to_another_customer_moves_the_subscription_when_the_original_customer_syncs(service):
@@ -371,7 +428,7 @@ def test_an_owner_transfer_to_another_customer_moves_the_subscription_when_the_o
 def test_a_quantity_change_updates_the_offer_and_replaces_the_future_charges(service):
     number = "A-S10000005"
     before = synced_once(service, QUANTITY)[number]
-    changed = service.emulator.update_subscription(number, ratePlans=[seats_plan(seats=8, term_start=month(-4), term_end=month(8), charged_through=month(1))])
+    changed = service.emulator.update_subscription(number, ratePlans=[seats_plan(seats=8)])
 
     job = sync(service, QUANTITY)
 
@@ -391,7 +448,7 @@ def test_a_price_change_updates_the_charge_and_the_schedule_amounts_and_lfs_show
     before = synced_once(service, PRICE)[number]
     assert before["schedule"] == monthly(number, range(0, 8), "50.00"), "this period was not billed yet"
     # Zuora bills this period, and the price goes up from the next one.
-    plan = seats_plan(price=12.5, term_start=month(-4), term_end=month(8), charged_through=month(1))
+    plan = seats_plan(price=12.5)
     changed = service.emulator.update_subscription(number, ratePlans=[plan])
 
     job = sync(service, PRICE)
@@ -403,7 +460,9 @@ def test_a_price_change_updates_the_charge_and_the_schedule_amounts_and_lfs_show
     assert content(after) == expected_after(
         before,
         offers=[with_fields(offer, charges=[with_fields(seats, price="12.5")])],
-        schedule=in_order(monthly(number, range(0, 1), "50.00") + cancelled(monthly(number, range(1, 8), "50.00")) + monthly(number, range(1, 8), "62.50")),
+        schedule=in_order(
+            monthly(number, range(0, 1), "50.00") + cancelled(monthly(number, range(1, 8), "50.00")) + monthly(number, range(1, 8), "62.50")
+        ),
         **new_version(before, changed),
     )
     listed = api_get(service, "/subscriptions", salesforceAccountId=PRICE.salesforce_id)
@@ -418,7 +477,12 @@ def test_a_price_change_updates_the_charge_and_the_schedule_amounts_and_lfs_show
             "termStartDate": iso(month(-4)),
             "termEndDate": iso(month(8)),
             "autoRenew": True,
-            "currentOffer": {"offerPath": "/offers/digital-pack/monthly", "productName": "Digital Pack", "ratePlanName": "Digital Pack - Monthly", "quantity": "5"},
+            "currentOffer": {
+                "offerPath": "/offers/digital-pack/monthly",
+                "productName": "Digital Pack",
+                "ratePlanName": "Digital Pack - Monthly",
+                "quantity": "5",
+            },
             "addOns": [],
             "latestCharge": {"date": iso(month(0)), "amount": "50.00", "currency": "GBP", "description": "Digital Seats"},
             "nextCharge": {"date": iso(month(1)), "amount": "62.50", "currency": "GBP", "description": "Digital Seats"},
@@ -461,7 +525,7 @@ def test_a_product_added_in_zuora_becomes_an_add_on_and_its_charges_join_the_sch
     number = "A-S10000007"
     before = synced_once(service, ADD_PRODUCT)[number]
     plans = [
-        seats_plan(term_start=month(-4), term_end=month(8), charged_through=month(1)),
+        seats_plan(),
         archive_plan(start=month(1), end=month(8), charged_through=None, last_change_type="Add"),
     ]
     changed = service.emulator.update_subscription(number, ratePlans=plans)
@@ -483,7 +547,7 @@ def test_a_product_removed_in_zuora_ends_its_add_on_and_leaves_the_future_charge
     assert before["schedule"] == monthly(number, range(1, 8), "54.50", "Archive Access, Digital Seats")
     # Zuora keeps a removed rate plan, marked Remove, its charge ending on the removal date.
     plans = [
-        seats_plan(term_start=month(-4), term_end=month(8), charged_through=month(1)),
+        seats_plan(),
         archive_plan(start=month(-4), end=month(1), charged_through=month(1), last_change_type="Remove"),
     ]
     changed = service.emulator.update_subscription(number, ratePlans=plans)
@@ -504,7 +568,7 @@ def test_a_product_removed_in_zuora_ends_its_add_on_and_leaves_the_future_charge
 def test_an_evergreen_subscription_has_no_term_end_and_its_schedule_reaches_the_evergreen_horizon(service):
     number = "A-S10000009"
     before = synced_once(service, EVERGREEN)[number]
-    plan = seats_plan(term_start=month(-4), term_end=None, charged_through=month(1))
+    plan = seats_plan(term_end=None)
     changed = service.emulator.update_subscription(number, termType="EVERGREEN", termEndDate=None, subscriptionEndDate=None, ratePlans=[plan])
 
     job = sync(service, EVERGREEN)
@@ -530,7 +594,7 @@ def test_a_one_time_charge_is_one_schedule_entry_and_leaves_the_future_once_bill
     before = synced_once(service, ONE_TIME)[number]
     setup = entry(number, SETUP_DAY, "99.00", "Team Setup Fee")
     assert before["schedule"] == in_order([*monthly(number, range(1, 8), "50.00"), setup])
-    plans = [seats_plan(term_start=month(-4), term_end=month(8), charged_through=month(1)), setup_plan(charged_through=SETUP_DAY + dt.timedelta(days=1))]
+    plans = [seats_plan(), setup_plan(charged_through=SETUP_DAY + dt.timedelta(days=1))]
     billed = service.emulator.update_subscription(number, ratePlans=plans)
 
     job = sync(service, ONE_TIME)
@@ -548,7 +612,7 @@ def test_a_percentage_discount_makes_the_schedule_amounts_net_of_the_discount(se
     number = "A-S10000011"
     before = synced_once(service, DISCOUNT)[number]
     discount = sf.percentage_discount("Loyalty Discount", LOYALTY_DISCOUNT, percentage=10.0, start=month(1), end=month(8), charged_through=None)
-    plans = [seats_plan(term_start=month(-4), term_end=month(8), charged_through=month(1)), sf.rate_plan(sf.LOYALTY, [discount], last_change_type="Add")]
+    plans = [seats_plan(), sf.rate_plan(sf.LOYALTY, [discount], last_change_type="Add")]
     changed = service.emulator.update_subscription(number, ratePlans=plans)
 
     job = sync(service, DISCOUNT)
@@ -624,7 +688,13 @@ def test_contact_and_address_changes_reach_limio_and_blank_turning_null_is_not_a
 
     # Then she moves, marries, and gives a personal email; the delivery address moves and loses its mobile.
     bill_to = with_fields(
-        bill_to, lastName="Whitfield-Hart", personalEmail="eleanor@home.example", address1="2 Riverside Walk", address2="", city="Bristol", zipCode="BS1 5DB"
+        bill_to,
+        lastName="Whitfield-Hart",
+        personalEmail="eleanor@home.example",
+        address1="2 Riverside Walk",
+        address2="",
+        city="Bristol",
+        zipCode="BS1 5DB",
     )
     sold_to = with_fields(sold_to, address1="Unit 9, Riverside Works", mobilePhone=None)
     replace_account_contacts(service, CONTACTS.account_number, bill_to=bill_to, sold_to=sold_to)
@@ -663,7 +733,9 @@ def test_a_subscription_created_in_zuora_is_created_in_limio_with_its_customer_a
     existing = "A-S10000014"
     number = "A-S10000015"
     synced_once(service, NEW_IN_ZUORA)
-    created = service.emulator.upsert_subscription(digital_pack(number, NEW_IN_ZUORA, seats=3, term_start=month(0), term_end=month(12), version=1))
+    created = service.emulator.upsert_subscription(
+        digital_pack(number, NEW_IN_ZUORA, seats=3, term_start=month(0), term_end=month(12), subscription_start=month(0), version=1)
+    )
 
     job = sync(service, NEW_IN_ZUORA)
 
@@ -694,7 +766,7 @@ def test_a_subscription_created_in_zuora_is_created_in_limio_with_its_customer_a
         "status": "active",
         "zuoraStatus": "Active",
         "outOfTerm": False,
-        "subscriptionStartDate": iso(month(-12)),
+        "subscriptionStartDate": iso(month(0)),
         "subscriptionEndDate": iso(month(12)),
         "termStartDate": iso(month(0)),
         "termEndDate": iso(month(12)),
@@ -735,9 +807,7 @@ def test_a_subscription_created_in_zuora_is_created_in_limio_with_its_customer_a
         "zuoraSubscriptionId": created["id"],
         "zuoraVersion": 1,
     }
-    customers_table = service.cloud.template.tables["LimioCustomersTable"].name
-    item = service.cloud.client("dynamodb").get_item(TableName=customers_table, Key={"customerId": {"S": customer_id}}, ConsistentRead=True)["Item"]
-    customer = {k: TypeDeserializer().deserialize(v) for k, v in item.items()}
+    customer = stored_item(service, "LimioCustomersTable", {"customerId": customer_id})
     assert customer["salesforceIdentity"] == {
         "id": ids.owner_id(NEW_IN_ZUORA.salesforce_id),
         "service": "salesforce",
@@ -753,7 +823,18 @@ def test_an_unmapped_rate_plan_fails_its_subscription_by_name_and_the_customers_
     before = synced_once(service, UNMAPPED)
     legacy = sf.rate_plan(
         sf.UNMAPPED,
-        [sf.charge(LEGACY_FEE, "Legacy Bundle Fee", model="FlatFee", price=30.0, billing_period="Quarter", start=month(1), end=month(8), charged_through=None)],
+        [
+            sf.charge(
+                LEGACY_FEE,
+                "Legacy Bundle Fee",
+                model="FlatFee",
+                price=30.0,
+                billing_period="Quarter",
+                start=month(1),
+                end=month(8),
+                charged_through=None,
+            )
+        ],
         last_change_type="Add",
     )
     service.emulator.update_subscription(failing, ratePlans=[*service.emulator.subscription(failing)["ratePlans"], legacy])
