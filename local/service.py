@@ -9,6 +9,7 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
 
+from limio_sync.process_state import reset as reset_process_state
 from local.api_gateway import LocalApiGateway
 from local.auth import ApiCredentials, SigV4Verifier
 from local.cloud import LocalCloud
@@ -59,6 +60,7 @@ class LocalSyncService:
         self.api_url = ""
 
     def start(self) -> str:
+        reset_process_state()  # a new stack starts cold, like new Lambda containers
         zuora_url = self.emulator.start(host="127.0.0.1", port=0)
         self.cloud = LocalCloud(
             template_path=TEMPLATE,

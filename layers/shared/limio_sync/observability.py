@@ -11,6 +11,7 @@ import warnings
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
 SERVICE = "limio-subscription-sync"
 METRICS_NAMESPACE = "LimioSubscriptionSync"
@@ -38,6 +39,8 @@ def bind_sync_context(*, sync_id: str | None = None, subscription_number: str | 
 
 def count_failure(error_code: str) -> None:
     """One metric per error code (its own dimension), so alarms and dashboards can tell them apart."""
+    if is_metrics_disabled():  # single_metric does not check POWERTOOLS_METRICS_DISABLED itself
+        return
     with single_metric(name="SubscriptionFailures", unit=MetricUnit.Count, value=1, namespace=METRICS_NAMESPACE) as metric:
         metric.add_dimension(name="service", value=SERVICE)
         metric.add_dimension(name="error_code", value=error_code)

@@ -3,17 +3,30 @@ Secrets Manager (fetched lazily, cached for a few minutes, never logged)."""
 
 from __future__ import annotations
 
+from functools import cache
+
 from aws_lambda_powertools.utilities import parameters
 
 from limio_sync.config import Settings
 from limio_sync.errors import ErrorCode, PermanentSyncError
+from limio_sync.stores import aws
 from limio_sync.zuora.client import ZuoraClient, ZuoraCredentials
 
 SECRET_CACHE_SECONDS = 300
 
 
+@cache
+def _secrets() -> parameters.SecretsProvider:
+    # One provider per process, on the shared client (see stores/catalog.py).
+    return parameters.SecretsProvider(boto3_client=aws.client("secretsmanager"))
+
+
+def clear_cache() -> None:
+    _secrets.cache_clear()
+
+
 def credentials_from_secret(secret_arn: str) -> ZuoraCredentials:
-    secret = parameters.get_secret(secret_arn, transform="json", max_age=SECRET_CACHE_SECONDS)
+    secret = _secrets().get(secret_arn, transform="json", max_age=SECRET_CACHE_SECONDS)
     if not isinstance(secret, dict) or not secret.get("clientId") or not secret.get("clientSecret"):
         raise PermanentSyncError(
             "The Zuora credentials secret must be JSON with clientId and clientSecret", code=ErrorCode.ZUORA_AUTH_FAILED
