@@ -16,6 +16,7 @@ import re
 import threading
 import time
 import uuid
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -118,6 +119,7 @@ class LocalApiGateway:
         self._routes = sorted(compiled, key=lambda item: item.specificity, reverse=True)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._container_locks = defaultdict(threading.Lock)
 
     @property
     def stages(self) -> list[str]:
@@ -211,7 +213,10 @@ class LocalApiGateway:
                 return refusal
         event = self._proxy_event(request, path[len(compiled.route.stage) + 1 :] or "/")
         try:
-            result = self.cloud.invoke(compiled.route.function, event)
+            # One request at a time per API function, as one Lambda container serves them: Powertools' resolver
+            # keeps the current event on a module-level object, which concurrent requests in one process would share.
+            with self._container_locks[compiled.route.function]:
+                result = self.cloud.invoke(compiled.route.function, event)
         except LambdaInvocationError as error:
             LOG.error("%s %s: %s\n%s", method, path, error, "".join(error.payload.get("stackTrace") or []))
             return ApiResponse.error(502, "INTERNAL_ERROR", "Internal server error")
