@@ -106,10 +106,6 @@ class AuthenticationRefused(Exception):
         return ApiResponse.error(403, self.code, self.message)
 
 
-def _missing(message: str) -> AuthenticationRefused:
-    return AuthenticationRefused("MISSING_AUTHENTICATION", message)
-
-
 def _invalid(message: str) -> AuthenticationRefused:
     return AuthenticationRefused("INVALID_SIGNATURE", message)
 
@@ -125,8 +121,6 @@ class _Authorization:
     access_key_id: str
     scope_date: str
     region: str
-    service: str
-    terminator: str
     signed_headers: tuple[str, ...]
     signature: str
 
@@ -158,7 +152,7 @@ class SigV4Verifier:
         """The caller's credentials, or `AuthenticationRefused`."""
         header = request.header("Authorization")
         if not header:
-            raise _missing("Missing Authentication Token")
+            raise AuthenticationRefused("MISSING_AUTHENTICATION", "Missing Authentication Token")
         authorization = self._parse(header)
         credentials = self._credentials.get(authorization.access_key_id)
         if credentials is None:
@@ -192,7 +186,7 @@ class SigV4Verifier:
         for required in ("host", "x-amz-date"):
             if required not in signed_headers:
                 raise _invalid(f"The {required} header must be signed.")
-        return _Authorization(access_key_id, scope_date, region, service, terminator, signed_headers, parameters["Signature"])
+        return _Authorization(access_key_id, scope_date, region, signed_headers, parameters["Signature"])
 
     def _check_date(self, request: ApiRequest, authorization: _Authorization) -> str:
         amz_date = request.header("X-Amz-Date") or ""

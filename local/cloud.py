@@ -32,6 +32,7 @@ from botocore.config import Config
 from moto import mock_aws
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.core import DEFAULT_ACCOUNT_ID
+from moto.dynamodb.responses import DynamoHandler
 
 from local.sam_template import DEFAULT_REGION, DEFAULT_STACK_NAME, FunctionSpec, LocalTemplate, load_template
 
@@ -171,6 +172,7 @@ class LocalCloud:
         self.invocations = InvocationStats()
         self._mock: Any = None
         self._original_invoke: Callable[..., Any] | None = None
+        self._original_dynamodb_action: Callable[..., Any] | None = None
         self._saved_environ: dict[str, str] | None = None
         self._added_sys_path: list[str] = []
         self._modules: dict[str, ModuleType] = {}
@@ -204,6 +206,7 @@ class LocalCloud:
             self._apply_environment()
             self._add_layers_to_sys_path()
             self._install_lambda_hook()
+            self._make_dynamodb_requests_atomic()
             self._create_resources()
         except BaseException:
             self.stop()
@@ -220,6 +223,9 @@ class LocalCloud:
             if self._original_invoke is not None:
                 LambdaSimpleBackend.invoke = self._original_invoke  # type: ignore[method-assign]
                 self._original_invoke = None
+            if self._original_dynamodb_action is not None:
+                DynamoHandler.call_action = self._original_dynamodb_action  # type: ignore[method-assign]
+                self._original_dynamodb_action = None
             self._mock.stop()
             self._mock = None
             for name, module in self._modules.items():
@@ -447,6 +453,21 @@ class LocalCloud:
                 LOG.debug("Could not stop running executions of %s", machine.logical_id, exc_info=True)
 
     # ------------------------------------------------------------------ the Lambda hook
+
+    def _make_dynamodb_requests_atomic(self) -> None:
+        """DynamoDB applies each request atomically; moto, called from several threads, does not: a transaction
+        copies the whole table and, when cancelled (a repeat click finding the customer's lock), puts the copy
+        back, erasing other threads' writes; the copy itself can fail mid-write. One request at a time restores
+        DynamoDB's guarantee (the requests are in-memory and short)."""
+        original = DynamoHandler.call_action
+        lock = threading.RLock()
+
+        def one_request_at_a_time(handler: DynamoHandler) -> Any:
+            with lock:
+                return original(handler)
+
+        DynamoHandler.call_action = one_request_at_a_time  # type: ignore[method-assign]
+        self._original_dynamodb_action = original
 
     def _install_lambda_hook(self) -> None:
         cloud = self

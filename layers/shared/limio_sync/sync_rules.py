@@ -297,13 +297,14 @@ def desired_schedule(subscription: ZuoraSubscription, items: tuple[ZuoraInvoiceI
 
 def merge_schedule(existing: tuple[ScheduleEntry, ...], desired: list[ScheduleEntry], today: dt.date) -> tuple[ScheduleEntry, ...]:
     """Keep every entry Limio has: identical ones keep their ids, future ones that no longer apply are cancelled
-    (never deleted), and past ones are history, left as they are."""
+    (never deleted), and those dated today or earlier are history (billed, or being billed today), left as
+    they are."""
     desired_by_id = {entry.id: entry for entry in desired}
     merged: dict[str, ScheduleEntry] = {}
     for entry in existing:
         if entry.id in desired_by_id:
             merged[entry.id] = entry.model_copy(update={"status": ScheduleStatus.PENDING})
-        elif entry.status is not ScheduleStatus.CANCELLED and dt.date.fromisoformat(entry.date) >= today:
+        elif entry.status is not ScheduleStatus.CANCELLED and dt.date.fromisoformat(entry.date) > today:
             merged[entry.id] = entry.model_copy(update={"status": ScheduleStatus.CANCELLED})
         else:
             merged[entry.id] = entry

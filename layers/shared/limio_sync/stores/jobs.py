@@ -92,7 +92,7 @@ class JobStore:
                 continue
             if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
                 running = self._running_for(job.customer.key())
-                if running:
+                if running and (not idempotency_key or self._remember_key(idempotency_key, request_hash, running.syncId)):
                     return StartedJob(job=running, reused=True)
         raise TransientSyncError("The job store is busy starting syncs for this customer; try again.", code=ErrorCode.STORE_UNAVAILABLE)
 
@@ -113,15 +113,17 @@ class JobStore:
             },
         ]
         if idempotency_key:
-            record = {
-                "syncId": _idempotency_key(idempotency_key),
-                "itemKey": HEADER,
-                "requestHash": request_hash,
-                "firstSyncId": job.syncId,
-                "expiresAt": _epoch(now + IDEMPOTENCY_RETENTION),
-            }
+            record = _idempotency_record(idempotency_key, request_hash, job.syncId, now)
             items.append({"Put": {"TableName": name, "Item": record, "ConditionExpression": "attribute_not_exists(syncId)"}})
         return items
+
+    def _remember_key(self, idempotency_key: str, request_hash: str, sync_id: str) -> bool:
+        """A click coalesced into the customer's running sync got that sync: its key must replay it too. False if
+        the key was recorded meanwhile (the caller's next attempt then replays or rejects it)."""
+        record = _idempotency_record(idempotency_key, request_hash, sync_id, dt.datetime.now(dt.UTC))
+        with aws.store_errors("The job store"), _ignore_condition_failure() as outcome:
+            self._table.put_item(Item=record, ConditionExpression=Attr("syncId").not_exists())
+        return not outcome.condition_failed
 
     def _earlier_for_key(self, idempotency_key: str, request_hash: str) -> SyncJob | None:
         record = self._get_item(_idempotency_key(idempotency_key))
@@ -354,6 +356,16 @@ def _lock_key(customer_key: str) -> str:
 
 def _idempotency_key(key: str) -> str:
     return f"IDEMPOTENCY#{key}"
+
+
+def _idempotency_record(key: str, request_hash: str, sync_id: str, now: dt.datetime) -> dict:
+    return {
+        "syncId": _idempotency_key(key),
+        "itemKey": HEADER,
+        "requestHash": request_hash,
+        "firstSyncId": sync_id,
+        "expiresAt": _epoch(now + IDEMPOTENCY_RETENTION),
+    }
 
 
 def _strip_keys(item: dict, *extra: str) -> dict:
