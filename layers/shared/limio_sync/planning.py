@@ -20,6 +20,9 @@ from limio_sync.zuora.errors import ZuoraNotFound
 from limio_sync.zuora.models import ZuoraAccountRef
 
 SNAPSHOT_WRITERS = 8
+# Accounts are read in parallel, each with at most two Zuora calls in flight (its details beside its pages):
+# 4 at a time keeps a plan within 8 of Zuora's concurrency limit (40 by default).
+ACCOUNT_READERS = 4
 
 
 class ZuoraReader(Protocol):
@@ -82,9 +85,13 @@ def items_by_subscription(invoice_items: Iterable[dict]) -> dict[str, list[dict]
 def read_account(
     zuora: ZuoraReader, account_number: str, detail: dict | None, *, page_size: int, today: dt.date, evergreen_horizon_days: int
 ) -> tuple[dict, list[dict], dict[str, list[dict]]]:
-    """Everything the sync needs from one account: its details, its subscriptions, its billing preview."""
-    detail = detail or zuora.get_account_detail(account_number)
-    subscriptions = [raw for page in zuora.iter_subscription_pages(account_number, page_size=page_size) for raw in page]
+    """Everything the sync needs from one account: its details, its subscriptions, its billing preview. The
+    details need only the account number, so they are read while the pages are (the pages must come one after
+    another: each page's nextPage is in the previous one)."""
+    with ThreadPoolExecutor(max_workers=1) as side:
+        pending_detail = None if detail else side.submit(zuora.get_account_detail, account_number)
+        subscriptions = [raw for page in zuora.iter_subscription_pages(account_number, page_size=page_size) for raw in page]
+        detail = detail or pending_detail.result()
     if not subscriptions:
         return detail, [], {}
     target = preview_target_date(subscriptions, today, evergreen_horizon_days)
@@ -107,12 +114,17 @@ def plan_sync(
     accounts = [account for account, _ in resolved]
     items: list[SyncItem] = []
     seen: set[str] = set()
+    with ThreadPoolExecutor(max_workers=ACCOUNT_READERS) as readers:
+        reads = [
+            readers.submit(
+                read_account, zuora, account.accountNumber, known, page_size=page_size, today=today, evergreen_horizon_days=evergreen_horizon_days
+            )
+            for account, known in resolved
+        ]
+        account_data = [read.result() for read in reads]
     with ThreadPoolExecutor(max_workers=SNAPSHOT_WRITERS) as writers:
         pending = []
-        for account, known_detail in resolved:
-            detail, subscriptions, invoice_items = read_account(
-                zuora, account.accountNumber, known_detail, page_size=page_size, today=today, evergreen_horizon_days=evergreen_horizon_days
-            )
+        for account, (detail, subscriptions, invoice_items) in zip(accounts, account_data, strict=True):
             crm_id = account.crmId or customer.salesforceAccountId
             for raw in subscriptions:
                 number = raw.get("subscriptionNumber")
