@@ -60,19 +60,63 @@ def _charge(name: str, charge_type: str, model: str, **fields) -> dict:
 PRODUCTS = {
     product.key: product
     for product in (
-        Product("digital", "Digital Pack", "Digital Pack - Monthly", "/offers/digital-pack/monthly", "offer",
-                _charge("Digital Pack Monthly", "Recurring", "FlatFee", price=14.99)),
-        Product("seats", "Team Digital", "Team Seats - Monthly", "/offers/digital-pack/team-monthly", "offer",
-                _charge("Team Seats", "Recurring", "PerUnit", price=12.5, uom="Seat")),
-        Product("bundle", "Print + Digital Bundle", "Print + Digital - Quarterly", "/offers/print-digital/quarterly", "offer",
-                _charge("Print + Digital Quarterly", "Recurring", "FlatFee", price=165.0, billingPeriod="Quarter")),
-        Product("archive", "Archive Access", "Archive Access - Monthly", "/offers/add-ons/archive-access", "addon",
-                _charge("Archive Access", "Recurring", "FlatFee", price=17.5)),
-        Product("loyalty", "Discounts", "Loyalty Discount 10%", "/offers/discounts/loyalty-10", "addon",
-                _charge("Loyalty Discount", "Recurring", "DiscountPercentage", price=None, quantity=None, discountPercentage=10.0,
-                        discountLevel="subscription", applyDiscountTo="RECURRING")),
-        Product("setup", "Onboarding", "Onboarding Fee", "/offers/add-ons/onboarding", "addon",
-                _charge("Onboarding Fee", "OneTime", "FlatFee", price=49.0, billingPeriod=None, endDateCondition="One_Time")),
+        Product(
+            "digital",
+            "Digital Pack",
+            "Digital Pack - Monthly",
+            "/offers/digital-pack/monthly",
+            "offer",
+            _charge("Digital Pack Monthly", "Recurring", "FlatFee", price=14.99),
+        ),
+        Product(
+            "seats",
+            "Team Digital",
+            "Team Seats - Monthly",
+            "/offers/digital-pack/team-monthly",
+            "offer",
+            _charge("Team Seats", "Recurring", "PerUnit", price=12.5, uom="Seat"),
+        ),
+        Product(
+            "bundle",
+            "Print + Digital Bundle",
+            "Print + Digital - Quarterly",
+            "/offers/print-digital/quarterly",
+            "offer",
+            _charge("Print + Digital Quarterly", "Recurring", "FlatFee", price=165.0, billingPeriod="Quarter"),
+        ),
+        Product(
+            "archive",
+            "Archive Access",
+            "Archive Access - Monthly",
+            "/offers/add-ons/archive-access",
+            "addon",
+            _charge("Archive Access", "Recurring", "FlatFee", price=17.5),
+        ),
+        Product(
+            "loyalty",
+            "Discounts",
+            "Loyalty Discount 10%",
+            "/offers/discounts/loyalty-10",
+            "addon",
+            _charge(
+                "Loyalty Discount",
+                "Recurring",
+                "DiscountPercentage",
+                price=None,
+                quantity=None,
+                discountPercentage=10.0,
+                discountLevel="subscription",
+                applyDiscountTo="RECURRING",
+            ),
+        ),
+        Product(
+            "setup",
+            "Onboarding",
+            "Onboarding Fee",
+            "/offers/add-ons/onboarding",
+            "addon",
+            _charge("Onboarding Fee", "OneTime", "FlatFee", price=49.0, billingPeriod=None, endDateCondition="One_Time"),
+        ),
     )
 }
 BASE_PLANS = ("digital", "seats", "bundle")
@@ -91,10 +135,6 @@ def account_sizes(subscriptions: int, capacity: int = ACCOUNT_CAPACITY) -> list[
     accounts = math.ceil(subscriptions / capacity)
     base, extra = divmod(subscriptions, accounts)
     return [base + (1 if i < extra else 0) for i in range(accounts)]
-
-
-def customer_id(size: int) -> str:
-    return z.salesforce_id(f"BENCH{size:06d}")
 
 
 def _add_months(day: dt.date, months: int) -> dt.date:
@@ -149,22 +189,27 @@ def synthetic_subscription(number: str, account_number: str, index: int, today: 
     billed_through = _add_months(today, 1)  # monthly charges billed in advance through this month
     keys = [BASE_PLANS[index % len(BASE_PLANS)]]
     keys += [key for key, every in (("archive", 4), ("loyalty", 5), ("setup", 7)) if index % every == 0]
-    record["ratePlans"] = [
-        _rate_plan(number, PRODUCTS[key], position, term_start, term_end, billed_through) for position, key in enumerate(keys)
-    ]
+    record["ratePlans"] = [_rate_plan(number, PRODUCTS[key], position, term_start, term_end, billed_through) for position, key in enumerate(keys)]
     return record
 
 
-def customer_tenant(size: int, today: dt.date | None = None) -> tuple[dict, str]:
-    """A tenant holding one customer (and its accounts) with `size` subscriptions; returns (tenant, crmId)."""
-    today = today or dt.date.today()
-    crm_id = customer_id(size)
+def _customer(size: int, key: str, today: dt.date) -> tuple[list[dict], list[dict], str]:
+    crm_id = z.salesforce_id(f"{key}{size:06d}")
     accounts, subscriptions = [], []
     index = 0
     for position, count in enumerate(account_sizes(size)):
-        number = f"B{size:05d}{position:03d}"
-        accounts.append(z.account(number, crm_id, name=f"Bench Customer {size} — account {position + 1}"))
+        number = f"{key[0]}{size:05d}{position:03d}"
+        accounts.append(z.account(number, crm_id, name=f"{key.title()} customer {size} — account {position + 1}"))
         for _ in range(count):
-            subscriptions.append(synthetic_subscription(f"B-S{size:05d}{index:05d}", number, index, today))
+            subscriptions.append(synthetic_subscription(f"{key[0]}-S{size:05d}{index:05d}", number, index, today))
             index += 1
-    return z.tenant(accounts, subscriptions, seed=size), crm_id
+    return accounts, subscriptions, crm_id
+
+
+def bench_tenant(size: int, today: dt.date | None = None) -> tuple[dict, str, str]:
+    """A tenant with the measured customer (`size` subscriptions) and a one-subscription warm-up customer;
+    returns (tenant, the customer's crmId, the warm-up customer's crmId)."""
+    today = today or dt.date.today()
+    accounts, subscriptions, crm_id = _customer(size, "BENCH", today)
+    warmup_accounts, warmup_subscriptions, warmup_crm_id = _customer(1, "WARMUP", today)
+    return z.tenant(accounts + warmup_accounts, subscriptions + warmup_subscriptions, seed=size), crm_id, warmup_crm_id

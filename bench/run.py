@@ -1,0 +1,178 @@
+"""`make bench`: measure the customer sync at several sizes on the local stack, compare it with the ideal and
+with the naive per-subscription loop, time every function's imports, estimate the AWS cost, and write
+docs/benchmarks.md and docs/benchmarks.json.
+
+    python -m bench.run [--sizes 1,10,100,1000] [--latency-ms 150] [--limit 40] [--map-concurrency 20]
+                        [--out docs/benchmarks.md --json docs/benchmarks.json]
+
+Each size runs in a fresh process (bench/measure.py), so its peak memory is its own; its log (the
+handlers' JSON lines) goes to a temporary directory named at the end. `--render-only` rewrites both files
+from the measurements already in --json (after a change to the report), measuring nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import report
+from bench.importtime import measure_imports
+from local.sam_template import load_template
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "template.yaml"
+DEFAULT_SIZES = (1, 10, 100, 1000)
+# Map iterations in flight per customer. Planning reads Zuora once per account and the tasks read their
+# snapshots, not Zuora, but a task whose snapshot is gone re-reads Zuora (3 sequential calls), so at most
+# this many requests can be in flight from the Map: half the tenant's limit of 40, leaving the other half
+# to planning and to every other integration of the tenant (Zuora asks to stay well below the limit).
+MAP_MAX_CONCURRENCY = 20
+
+
+def _sizes(text: str) -> list[int]:
+    sizes = sorted({int(part) for part in text.split(",") if part.strip()})
+    if not sizes or sizes[0] < 1:
+        raise argparse.ArgumentTypeError("sizes are positive integers, e.g. 1,10,100,1000")
+    return sizes
+
+
+def source_version() -> str:
+    """The commit measured, and whether the working tree differed from it."""
+    try:
+        described = subprocess.run(
+            ["git", "describe", "--always", "--dirty"],  # noqa: S607 - git from PATH, like make
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return described.stdout.strip()
+
+
+def machine() -> dict[str, Any]:
+    cpu = "unknown"
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name"))
+    except (OSError, StopIteration):
+        cpu = platform.processor() or cpu
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+    }
+
+
+def measure_size(size: int, args: argparse.Namespace, log_dir: Path) -> dict[str, Any]:
+    log = log_dir / f"size-{size}.log"
+    with tempfile.TemporaryDirectory() as scratch:
+        out = Path(scratch) / "result.json"
+        command = [
+            sys.executable, "-m", "bench.measure",
+            "--size", str(size),
+            "--latency-ms", str(args.latency_ms),
+            "--limit", str(args.limit),
+            "--map-concurrency", str(args.map_concurrency),
+            "--naive-sample", str(args.naive_sample),
+            "--out", str(out),
+        ]  # fmt: skip
+        with log.open("w") as sink:
+            completed = subprocess.run(command, cwd=ROOT, stdout=sink, stderr=subprocess.STDOUT, check=False)  # noqa: S603 - our own module
+        if completed.returncode != 0 or not out.exists():
+            tail = "\n".join(log.read_text().splitlines()[-30:])
+            raise SystemExit(f"size {size} failed (exit {completed.returncode}); end of {log}:\n{tail}")
+        return json.loads(out.read_text())
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Benchmark the customer sync on the local stack (see docs/benchmarks.md).")
+    parser.add_argument("--sizes", type=_sizes, default=list(DEFAULT_SIZES), help="subscriptions per customer, comma-separated")
+    parser.add_argument("--latency-ms", type=float, default=150, help="Zuora emulator latency per call")
+    parser.add_argument("--limit", type=int, default=40, help="Zuora emulator concurrency limit (429 above it)")
+    parser.add_argument("--map-concurrency", type=int, default=MAP_MAX_CONCURRENCY, help="the MapMaxConcurrency parameter")
+    parser.add_argument("--naive-sample", type=int, default=100, help="larger customers' naive time is extrapolated from this many")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    parser.add_argument("--json", type=Path, default=ROOT / "docs" / "benchmarks.json")
+    parser.add_argument("--render-only", action="store_true", help="measure nothing: rewrite both files from the measurements in --json")
+    args = parser.parse_args(argv)
+    if args.render_only:
+        rerender(args.json, args.out)
+        return
+
+    began = time.monotonic()
+    source = source_version()
+    log_dir = Path(tempfile.mkdtemp(prefix="limio-bench-"))
+    results = []
+    for size in args.sizes:
+        print(f"bench: {size} subscriptions …", file=sys.stderr, flush=True)
+        result = measure_size(size, args, log_dir)
+        summary = report.size_summary(result)
+        print(
+            f"bench: {size} subscriptions: {summary['wall_seconds']} s (ideal {summary['ideal_seconds']} s, "
+            f"naive {summary['naive_seconds']} s), Zuora calls {summary['zuora_calls']}/{summary['zuora_minimum']}",
+            file=sys.stderr,
+            flush=True,
+        )
+        results.append(result)
+    print("bench: import times …", file=sys.stderr, flush=True)
+    imports = measure_imports()
+
+    template = load_template(TEMPLATE)
+    memory_mb = {logical_id: spec.memory_size for logical_id, spec in template.functions.items()}
+    document = report.build(
+        results,
+        imports,
+        machine=machine(),
+        memory_mb=memory_mb,
+        settings={
+            "sizes": args.sizes,
+            "latency_ms": args.latency_ms,
+            "concurrency_limit": args.limit,
+            "map_max_concurrency": args.map_concurrency,
+            "naive_sample": args.naive_sample,
+            "poll_seconds": 0.05,
+            "template_map_max_concurrency_default": template.parameters.get("MapMaxConcurrency"),
+            "source": source,
+            "source_at_end": source_version(),
+        },
+        date=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        bench_seconds=round(time.monotonic() - began, 1),
+    )
+    args.json.write_text(json.dumps(document, indent=2) + "\n")
+    args.out.write_text(report.render(document))
+    print(report.summary_table(document["summaries"]))
+    print(f"bench: wrote {args.out} and {args.json} in {document['bench_seconds']:.0f} s; size logs in {log_dir}", file=sys.stderr)
+
+
+def rerender(json_path: Path, markdown_path: Path) -> None:
+    """Rebuild the report from stored measurements (after a change to the report, the template's memory or
+    prices), without running anything."""
+    stored = json.loads(json_path.read_text())
+    template = load_template(TEMPLATE)
+    document = report.build(
+        stored["results"],
+        stored["imports"],
+        machine=stored["machine"],
+        memory_mb={logical_id: spec.memory_size for logical_id, spec in template.functions.items()},
+        settings=stored["settings"],
+        date=stored["date"],
+        bench_seconds=stored["bench_seconds"],
+    )
+    json_path.write_text(json.dumps(document, indent=2) + "\n")
+    markdown_path.write_text(report.render(document))
+
+
+if __name__ == "__main__":
+    main()
