@@ -192,3 +192,27 @@ def test_start_answers_202_with_location_and_retry_after(service):
     assert reply.headers["Location"] == body["statusUrl"] and body["statusUrl"].endswith(f"/v1/syncs/{body['syncId']}")
     assert int(reply.headers["Retry-After"]) >= 1
     poll_until_done(body["statusUrl"], credentials=service.credentials)
+
+
+def largest_state_payload(service: LocalSyncService, sync_id: str) -> int:
+    """The largest input or output any state of the sync's execution carried, in bytes."""
+    sfn = service.cloud.client("stepfunctions")
+    execution_arn = f"{service.cloud.state_machine_arn().replace(':stateMachine:', ':execution:')}:{sync_id}"
+    sizes = [0]
+    for event in sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]:
+        for details in event.values():
+            if isinstance(details, dict):
+                sizes += [len(str(details[key]).encode()) for key in ("input", "output") if details.get(key)]
+    return max(sizes)
+
+
+def test_state_payloads_do_not_grow_with_the_customer(service):
+    small = sync(service, {"salesforceAccountId": MIXED})
+    large = sync(service, {"salesforceAccountId": LARGE})
+
+    small_payload, large_payload = largest_state_payload(service, small["syncId"]), largest_state_payload(service, large["syncId"])
+
+    # 3 and 45 subscriptions: the items and receipts live in S3 and DynamoDB, the state carries only their keys,
+    # so a customer of any size stays far below Step Functions' 256 KiB limit.
+    assert large["total"] == 15 * small["total"]
+    assert large_payload <= small_payload + 64 and large_payload < 2048
