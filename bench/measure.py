@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT / "layers" / "shared"))
 from bench import tenants  # noqa: E402 - needs the shared layer on sys.path
 from bench.naive import run_naive  # noqa: E402
 from bench.probes import OUTSIDE_ANY_FUNCTION, AwsMeter, HandlerTimer, history_counts, history_phases  # noqa: E402
-from limio_sync.zuora import reset_token_cache  # noqa: E402
+from limio_sync.zuora.token_cache import reset_token_cache  # noqa: E402
 from local.lfs_client import poll_until_done, start_sync  # noqa: E402
 from local.service import LocalSyncService  # noqa: E402
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from limio_sync.zuora import ZuoraClient, ZuoraCredentials
+from limio_sync.zuora.client import ZuoraClient
+from limio_sync.zuora.models import ZuoraCredentials
 
 
 @dataclass(frozen=True)

@@ -29,8 +29,8 @@ import requests
 from limio_sync import syncing, zuora_access
 from limio_sync.stores.jobs import JobStore
 from limio_sync.stores.limio_subscriptions import LimioSubscriptionStore
-from limio_sync.zuora import reset_token_cache
 from limio_sync.zuora.client import ZuoraClient
+from limio_sync.zuora.token_cache import reset_token_cache
 from local.auth import SigV4RequestAuth
 from local.lfs_client import TERMINAL, poll_until_done
 from local.service import CREDENTIALS_SECRET, LocalSyncService

@@ -9,7 +9,9 @@ import re
 import pytest
 import requests
 
-from limio_sync.zuora import ZuoraClient, ZuoraCredentials, ZuoraNotFound
+from limio_sync.zuora.client import ZuoraClient
+from limio_sync.zuora.errors import ZuoraNotFound
+from limio_sync.zuora.models import ZuoraCredentials
 from local.zuora_emulator import DEMO_TENANT_PATH, ZuoraEmulator
 from tests.zuora_fixtures import CLIENT_ID, CLIENT_SECRET, account, subscription, tenant, zuora_id
 

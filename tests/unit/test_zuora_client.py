@@ -15,20 +15,18 @@ import requests
 import responses
 
 from limio_sync.errors import ErrorCode
-from limio_sync.zuora import (
-    ZuoraAccountRef,
+from limio_sync.zuora.client import ZuoraClient
+from limio_sync.zuora.errors import (
     ZuoraAuthError,
-    ZuoraClient,
-    ZuoraCredentials,
     ZuoraMalformedResponse,
     ZuoraNotFound,
     ZuoraRateLimited,
     ZuoraRequestRejected,
     ZuoraServerError,
     ZuoraTimeout,
-    reset_token_cache,
 )
-from limio_sync.zuora.token_cache import AccessToken, TokenCache
+from limio_sync.zuora.models import ZuoraAccountRef, ZuoraCredentials
+from limio_sync.zuora.token_cache import AccessToken, TokenCache, reset_token_cache
 
 BASE = "https://rest.test.zuora.com"
 TOKEN_URL = f"{BASE}/oauth/token"

@@ -1,31 +1,6 @@
-"""Zuora adapter: the REST client, its errors and the values it returns."""
+"""Zuora adapter: the REST client (`client`, the only module that imports requests), its errors (`errors`),
+the values it returns (`models`, `subscription`) and the shared token cache (`token_cache`).
 
-from limio_sync.zuora.client import MAX_SUBSCRIPTION_PAGE_SIZE, ZuoraClient
-from limio_sync.zuora.errors import (
-    ZuoraAuthError,
-    ZuoraError,
-    ZuoraMalformedResponse,
-    ZuoraNotFound,
-    ZuoraRateLimited,
-    ZuoraRequestRejected,
-    ZuoraServerError,
-    ZuoraTimeout,
-)
-from limio_sync.zuora.models import ZuoraAccountRef, ZuoraCredentials
-from limio_sync.zuora.token_cache import reset_token_cache
-
-__all__ = [
-    "MAX_SUBSCRIPTION_PAGE_SIZE",
-    "ZuoraAccountRef",
-    "ZuoraAuthError",
-    "ZuoraClient",
-    "ZuoraCredentials",
-    "ZuoraError",
-    "ZuoraMalformedResponse",
-    "ZuoraNotFound",
-    "ZuoraRateLimited",
-    "ZuoraRequestRejected",
-    "ZuoraServerError",
-    "ZuoraTimeout",
-    "reset_token_cache",
-]
+Nothing is re-exported here on purpose: importing a Zuora model (as the API function does, through the sync
+rules) must not load the HTTP client into a function that never calls Zuora.
+"""
