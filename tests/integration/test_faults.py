@@ -19,9 +19,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import pytest
 import requests
@@ -31,10 +29,10 @@ from limio_sync.stores.jobs import JobStore
 from limio_sync.stores.limio_subscriptions import LimioSubscriptionStore
 from limio_sync.zuora.client import ZuoraClient
 from limio_sync.zuora.token_cache import reset_token_cache
-from local.auth import SigV4RequestAuth
 from local.lfs_client import TERMINAL, poll_until_done
 from local.service import CREDENTIALS_SECRET, LocalSyncService
 from tests import zuora_fixtures as z
+from tests.lfs_calls import get_job, post, wait_for
 
 MAP_MAX_CONCURRENCY = 4
 PAGE_SIZE = 2  # so that listing a customer's subscriptions takes several pages
@@ -110,14 +108,8 @@ def service():
 # ---------------------------------------------------------------- what LFS does
 
 
-def post(service, body: dict, **headers) -> requests.Response:
-    return requests.post(f"{service.api_url}/syncs", json=body, headers=headers, auth=SigV4RequestAuth(service.credentials), timeout=10)
 
 
-def get_job(service, sync_id: str) -> dict:
-    reply = requests.get(f"{service.api_url}/syncs/{sync_id}", auth=SigV4RequestAuth(service.credentials), timeout=10)
-    reply.raise_for_status()
-    return reply.json()
 
 
 def wait_done(service, started: requests.Response) -> dict:
@@ -131,14 +123,6 @@ def sync(service, customer: str) -> dict:
     return wait_done(service, post(service, {"salesforceAccountId": customer}))
 
 
-def wait_for(condition: Callable[[], Any], timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
 
 
 # ---------------------------------------------------------------- what the tests check

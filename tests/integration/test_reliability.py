@@ -7,12 +7,11 @@ import json
 import time
 
 import pytest
-import requests
 
-from local.auth import SigV4RequestAuth
 from local.lfs_client import poll_until_done, start_sync
 from local.service import LocalSyncService
 from tests import zuora_fixtures as z
+from tests.lfs_calls import get_job, post, wait_for
 
 SLOW = z.salesforce_id("SLOW1")
 HEALS = z.salesforce_id("HEALS1")
@@ -55,24 +54,10 @@ def sync(service, customer: dict) -> dict:
     return poll_until_done(started["statusUrl"], timeout=90, credentials=service.credentials)
 
 
-def get_job(service, sync_id: str) -> dict:
-    reply = requests.get(f"{service.api_url}/syncs/{sync_id}", auth=SigV4RequestAuth(service.credentials), timeout=5)
-    reply.raise_for_status()
-    return reply.json()
 
 
-def post(service, body: dict, **headers) -> requests.Response:
-    return requests.post(f"{service.api_url}/syncs", json=body, headers=headers, auth=SigV4RequestAuth(service.credentials), timeout=10)
 
 
-def wait_for(condition, timeout: float = 60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
 
 
 def move_out_of_customer(service, number: str) -> None:
@@ -142,9 +127,8 @@ def test_after_the_attempt_cap_the_failure_is_dead_lettered_and_an_operator_can_
     job = sync(service, {"salesforceAccountId": EXHAUSTS})
     assert job["failedSubscriptions"] == ["A-S00000802"]
 
-    for _ in range(2):  # RETRY_MAX_ATTEMPTS scheduled attempts, each failing
-        time.sleep(0.5)
-        service.events.fire_schedules()
+    for _ in range(2):  # RETRY_MAX_ATTEMPTS scheduled attempts, each failing; a tick before the backoff elapsed starts none
+        wait_for(lambda: any(run["started"] for run in service.events.fire_schedules()))
         wait_for(lambda: not _retry_running(service, job["syncId"]))
 
     queue_url = service.cloud.client("sqs").get_queue_url(QueueName=service.cloud.template.queues["FailedSyncsDeadLetterQueue"].name)["QueueUrl"]
