@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict
 from limio_sync.config import get_settings
 from limio_sync.errors import SyncError, for_state_machine
 from limio_sync.gathering import gather
-from limio_sync.models import ItemsLocation, SyncId, SyncItem
+from limio_sync.models import ItemsLocation, SyncBatch, SyncId
 from limio_sync.observability import bind_sync_context, count_failure, logger, metrics, tracer
 from limio_sync.stores.dead_letters import DeadLetterQueue
 from limio_sync.stores.jobs import JobStore
@@ -33,7 +33,7 @@ def lambda_handler(event: dict, context) -> dict:
     bind_sync_context(sync_id=request.syncId)
     settings = get_settings()
     try:
-        planned = [SyncItem.model_validate(item).subscriptionNumber for item in ItemLists(settings.work_bucket_name).get(request.items.model_dump())]
+        planned = [SyncBatch.model_validate(batch) for batch in ItemLists(settings.work_bucket_name).get(request.items.model_dump())]
         job, results, exhausted = gather(
             request.syncId,
             planned,

@@ -1,4 +1,4 @@
-"""State machine task: plan a customer sync (accounts → subscriptions → one small item each)."""
+"""State machine task: plan a customer sync (accounts → subscriptions → the Map's tasks, snapshots in S3)."""
 
 from __future__ import annotations
 
@@ -41,6 +41,7 @@ def lambda_handler(event: dict, context) -> dict:
             LimioSubscriptionStore(settings.subscriptions_table_name),
             ItemLists(settings.work_bucket_name),
             today=dt.date.today(),
+            concurrency=settings.map_max_concurrency,
             page_size=settings.zuora_page_size,
             evergreen_horizon_days=settings.evergreen_horizon_days,
         )

@@ -32,6 +32,7 @@ def lambda_handler(event: dict, context) -> dict:
         executions=aws.client("stepfunctions"),
         item_lists=ItemLists(settings.work_bucket_name),
         state_machine_arn=settings.state_machine_arn or "",
+        concurrency=settings.map_max_concurrency,
         now=now,
     )
     metrics.add_metric(name="RetryRunsStarted", unit=MetricUnit.Count, value=len(started))

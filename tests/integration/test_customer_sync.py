@@ -139,6 +139,21 @@ def test_more_than_one_page_of_subscriptions_is_synced_completely(service):
     assert len(outcomes(job)) == 45 and set(outcomes(job).values()) == {"CREATED"}
 
 
+def test_while_the_sync_runs_a_poll_reads_its_progress_and_then_every_outcome(service):
+    started = start_sync(service.api_url, {"salesforceAccountId": LARGE}, credentials=service.credentials)
+    seen = []
+    while not seen or seen[-1]["status"] == "RUNNING":
+        reply = requests.get(started["statusUrl"], auth=SigV4RequestAuth(service.credentials), timeout=10)
+        seen.append(reply.json())
+
+    running, done = seen[:-1], seen[-1]
+    assert running, "the first poll comes while planning runs"
+    # While it runs, a poll is one read of the job header, whatever the customer's size: progress, no receipts.
+    assert all(job["subscriptions"] == [] and job["completed"] <= job["total"] for job in running)
+    assert [job["completed"] for job in running] == sorted(job["completed"] for job in running)
+    assert done["status"] == "SUCCEEDED" and done["completed"] == done["total"] == 45 == len(done["subscriptions"])
+
+
 def test_unknown_sync_id_is_404_with_a_json_error(service):
     reply = requests.get(f"{service.api_url}/syncs/sync-{'0' * 32}", auth=SigV4RequestAuth(service.credentials), timeout=5)
 

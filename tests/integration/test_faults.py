@@ -55,6 +55,7 @@ CRASH = z.salesforce_id("CRASH1")
 CONFLICT = z.salesforce_id("CONFLICT1")
 RACE = z.salesforce_id("RACE1")
 WIDE = z.salesforce_id("WIDE1")
+SHARED = z.salesforce_id("SHARED1")
 
 CUSTOMERS = {
     STORM: ("A00001101", 3),
@@ -70,6 +71,7 @@ CUSTOMERS = {
     CONFLICT: ("A00002101", 3),
     RACE: ("A00002201", 3),
     WIDE: ("A00002301", 8),
+    SHARED: ("A00002401", 8),
 }
 
 
@@ -308,6 +310,25 @@ def test_5xx_on_a_subscription_read_fails_it_transiently_then_the_scheduled_retr
     assert all(limio_versions(service)[number] == zuora_version(service, number) for number in moved)
 
 
+def test_a_retried_task_redoes_only_its_unsettled_subscriptions(service):
+    numbers = numbers_of(SHARED)
+    flaky, steady = numbers[-2:]  # 8 subscriptions over a concurrency of 4: these two share one task
+    sync(service, SHARED)
+    move_out(service, flaky, steady)
+    service.emulator.add_fault({"method": "GET", "path": f"/v1/subscriptions/{flaky}", "times": ZUORA_ATTEMPTS, "status": 503})
+    reads = route_count(service, "GET", "get_subscription")
+
+    job = sync(service, SHARED)
+
+    assert_each_reported_once(job, numbers)
+    assert job["status"] == "SUCCEEDED"
+    # The task's first attempt synced `steady` and recorded it; its retry synced `flaky` only, so `steady` keeps
+    # its UPDATED receipt (a second sync of it would have said UNCHANGED) and Zuora was not asked for it twice.
+    assert (outcomes(job)[flaky], outcomes(job)[steady]) == ("UPDATED", "UPDATED")
+    assert route_count(service, "GET", "get_subscription") - reads == ZUORA_ATTEMPTS + 2
+    assert limio_versions(service)[flaky] == zuora_version(service, flaky)
+
+
 # ---------------------------------------------------------------- timeouts and resets
 
 
@@ -456,22 +477,24 @@ def test_a_subscription_gone_from_zuora_fails_permanently_and_its_limio_record_i
 
 
 def test_a_crash_while_syncing_one_subscription_fails_only_that_one_naming_it(service, monkeypatch):
+    # Three subscriptions over a Map concurrency of 4: each is its own task, so a task crashing while it records
+    # its receipts fails only its own subscription.
     fine, crashes_deciding, crashes_recording = numbers_of(CRASH)
     decide = syncing.decide
-    record_receipt = JobStore.record_receipt
+    record_receipts = JobStore.record_receipts
 
     def decide_or_crash(desired, existing):
         if desired.subscriptionNumber == crashes_deciding:
             raise KeyError("a bug in the sync rules")
         return decide(desired, existing)
 
-    def record_or_crash(store, sync_id, result):
-        if result.subscriptionNumber == crashes_recording:
+    def record_or_crash(store, sync_id, results):
+        if crashes_recording in {result.subscriptionNumber for result in results}:
             raise RuntimeError("a bug after the sync")
-        return record_receipt(store, sync_id, result)
+        return record_receipts(store, sync_id, results)
 
     monkeypatch.setattr(syncing, "decide", decide_or_crash)
-    monkeypatch.setattr(JobStore, "record_receipt", record_or_crash)
+    monkeypatch.setattr(JobStore, "record_receipts", record_or_crash)
 
     job = sync(service, CRASH)
 

@@ -53,7 +53,7 @@ def test_a_transient_error_caught_after_retries_keeps_its_code_and_is_retryable(
     raised = for_state_machine(TransientSyncError("Zuora throttled the request", code=ErrorCode.ZUORA_RATE_LIMITED))
     caught = {"Error": type(raised).__name__, "Cause": lambda_cause(raised)}
 
-    [result], _ = reconcile(["A-S9"], {"A-S9": {"subscriptionNumber": "A-S9", "outcome": "FAILED", "caughtError": json.dumps(caught)}})
+    [result], _ = reconcile([("plan-0000", ["A-S9"])], {}, {"plan-0000": {"caughtError": json.dumps(caught)}})
 
     assert result.outcome is Outcome.FAILED and result.retryable
     assert result.errorCode is ErrorCode.ZUORA_RATE_LIMITED
@@ -62,10 +62,22 @@ def test_a_transient_error_caught_after_retries_keeps_its_code_and_is_retryable(
 
 def test_a_lambda_timeout_becomes_a_failed_receipt_naming_the_subscription():
     caught = {"Error": "States.Timeout", "Cause": "timed out"}
-    [result], _ = reconcile(["A-S7"], {"A-S7": {"subscriptionNumber": "A-S7", "outcome": "FAILED", "caughtError": json.dumps(caught)}})
+    [result], _ = reconcile([("plan-0000", ["A-S7"])], {}, {"plan-0000": {"caughtError": json.dumps(caught)}})
 
     assert result.outcome is Outcome.FAILED and result.retryable
     assert "A-S7" in result.message
+
+
+def test_a_failed_task_fails_only_its_subscriptions_without_a_receipt():
+    caught = {"Error": "States.Timeout", "Cause": "timed out"}
+    stored = {"A-S1": {"subscriptionNumber": "A-S1", "outcome": "CREATED", "zuoraVersion": 1}}
+    planned = [("plan-0000", ["A-S1", "A-S2"]), ("plan-0001", ["A-S3"])]
+
+    results, rewrites = reconcile(planned, stored, {"plan-0000": {"caughtError": json.dumps(caught)}})
+
+    assert [(r.subscriptionNumber, r.outcome) for r in results] == [("A-S1", "CREATED"), ("A-S2", "FAILED"), ("A-S3", "FAILED")]
+    assert [r.subscriptionNumber for r in rewrites] == ["A-S2", "A-S3"]
+    assert "timed out" in rewrites[0].message and "No result was recorded" in rewrites[1].message
 
 
 def test_plan_failures_keep_the_customer_not_found_code():
@@ -89,7 +101,7 @@ def test_every_planned_subscription_gets_exactly_one_receipt_even_when_none_was_
         "A-S9": {"subscriptionNumber": "A-S9", "outcome": "CREATED"},
     }
 
-    results, rewrites = reconcile(["A-S1", "A-S2"], stored)
+    results, rewrites = reconcile([("plan-0000", ["A-S1"]), ("zuora-0000", ["A-S2"])], stored, {})
 
     assert [(r.subscriptionNumber, r.outcome) for r in results] == [("A-S1", "UPDATED"), ("A-S2", "FAILED")]
     [missing] = rewrites

@@ -97,6 +97,7 @@ def check_body(body: str | None, *, base64_encoded: bool = False, content_type: 
 class Jobs(Protocol):
     def start(self, job: SyncJob, *, idempotency_key: str | None = None, request_hash: str = "") -> StartedJob: ...
     def get(self, sync_id: str) -> SyncJob | None: ...
+    def poll(self, sync_id: str) -> SyncJob | None: ...
     def fail(self, sync_id: str, failure: JobFailure) -> bool: ...
 
 
@@ -140,7 +141,7 @@ def start_sync(
 
 
 def get_sync(sync_id: str, *, jobs: Jobs) -> SyncJob:
-    job = jobs.get(sync_id)
+    job = jobs.poll(sync_id)
     if job is None:
         raise ApiError(404, "SYNC_NOT_FOUND", f"No sync has id {sync_id}.")
     return job

@@ -5,16 +5,17 @@ from __future__ import annotations
 import datetime as dt
 from typing import Protocol
 
-from limio_sync.errors import ErrorCode
-from limio_sync.jobs import reconcile
-from limio_sync.models import SubscriptionResult, SyncJob
+from limio_sync.jobs import receipt_from_item, reconcile
+from limio_sync.models import SubscriptionResult, SyncBatch, SyncJob
 from limio_sync.observability import logger
 from limio_sync.retries import RetryEntry, RetryPolicy
 
 
 class JobRecords(Protocol):
-    def stored_receipts(self, sync_id: str) -> dict[str, dict]: ...
-    def complete(self, sync_id: str, results: list[SubscriptionResult]) -> SyncJob: ...
+    def stored_results(self, sync_id: str) -> tuple[dict[str, dict], dict[str, dict]]: ...
+    def complete(
+        self, sync_id: str, every: list[SubscriptionResult], rewrites: list[SubscriptionResult], consumed_batch_failures: list[str] = ...
+    ) -> SyncJob: ...
     def queue_retries(self, job: SyncJob, results: list[SubscriptionResult], policy: RetryPolicy, now: dt.datetime) -> int: ...
     def settle_retries(self, sync_id: str, results: list[SubscriptionResult], policy: RetryPolicy, now: dt.datetime) -> list[RetryEntry]: ...
 
@@ -25,7 +26,7 @@ class DeadLetters(Protocol):
 
 def gather(
     sync_id: str,
-    planned: list[str],
+    planned: list[SyncBatch],
     *,
     retry_run: bool,
     jobs: JobRecords,
@@ -36,10 +37,18 @@ def gather(
     """Make sure every planned subscription has exactly one receipt and end the job; queue transient failures
     for a scheduled retry (first run) or settle the queue (retry run). Returns the job, this run's receipts,
     and the failures that ran out of attempts (already dead-lettered)."""
-    results, rewrites = reconcile(planned, jobs.stored_receipts(sync_id))
-    if any(r.errorCode is ErrorCode.INTERNAL_ERROR and r.retryable for r in rewrites):
-        logger.error("Some planned subscriptions recorded no result", extra={"missing": [r.subscriptionNumber for r in rewrites]})
-    job = jobs.complete(sync_id, rewrites)
+    receipts, failed_batches = jobs.stored_results(sync_id)
+    ours = {batch.batchId for batch in planned}
+    consumed = sorted(batch_id for batch_id in failed_batches if batch_id in ours)
+    results, rewrites = reconcile([(batch.batchId, batch.numbers) for batch in planned], receipts, failed_batches)
+    # The job's other receipts (a retry run re-syncs only some subscriptions) count towards its status too.
+    every = {number: receipt_from_item(number, item) for number, item in receipts.items()}
+    every.update((result.subscriptionNumber, result) for result in results)
+    if rewrites:
+        logger.error(
+            "Some planned subscriptions recorded no result", extra={"missing": [r.subscriptionNumber for r in rewrites], "failed_tasks": consumed}
+        )
+    job = jobs.complete(sync_id, list(every.values()), rewrites, consumed)
     if not retry_run:
         queued = jobs.queue_retries(job, results, policy, now)
         if queued:

@@ -60,37 +60,44 @@ def result_from_caught_error(subscription_number: str, caught: dict) -> Subscrip
 
 
 def receipt_from_item(subscription_number: str, item: dict) -> SubscriptionResult:
-    """A stored receipt as the API reports it. The state machine records a caught failure raw (its error and
-    cause); it is turned into a coded, human receipt here."""
-    if "caughtError" in item:
-        caught = item["caughtError"]
-        return result_from_caught_error(subscription_number, json.loads(caught) if isinstance(caught, str) else caught)
+    """A stored receipt as the API reports it."""
     fields = {k: v for k, v in item.items() if k in SubscriptionResult.model_fields}
-    return SubscriptionResult.model_validate(fields)
+    return SubscriptionResult.model_validate({**fields, "subscriptionNumber": subscription_number})
 
 
-def reconcile(planned: Iterable[str], stored: dict[str, dict]) -> tuple[list[SubscriptionResult], list[SubscriptionResult]]:
-    """Exactly one receipt per planned subscription: the stored one, a caught failure made readable, or, if
-    none was recorded at all, a FAILED one saying so. Returns every receipt and those that must be rewritten."""
+def reconcile(
+    planned: Iterable[tuple[str, list[str]]], receipts: dict[str, dict], failed_batches: dict[str, dict]
+) -> tuple[list[SubscriptionResult], list[SubscriptionResult]]:
+    """Exactly one receipt per planned subscription: the one its task stored; for a task whose retries ran out
+    before it recorded one, a FAILED receipt from what the Map's Catch captured; if nothing was recorded at
+    all, a FAILED one saying so. `planned` is (task, its subscriptions); `failed_batches` the raw failures the
+    Catch recorded, by task. Returns every receipt and those that must be written."""
     results, rewrites = [], []
-    for number in planned:
-        item = stored.get(number)
-        if item is None:
-            missing = SubscriptionResult(
-                subscriptionNumber=number,
-                outcome=Outcome.FAILED,
-                errorCode=ErrorCode.INTERNAL_ERROR,
-                message=f"No result was recorded for subscription {number}; it will be retried.",
-                retryable=True,
-            )
-            results.append(missing)
-            rewrites.append(missing)
-            continue
-        result = receipt_from_item(number, item)
-        results.append(result)
-        if "caughtError" in item:
-            rewrites.append(result)
+    for batch_id, numbers in planned:
+        caught = failed_batches.get(batch_id)
+        for number in numbers:
+            item = receipts.get(number)
+            if item is not None:
+                results.append(receipt_from_item(number, item))
+                continue
+            if caught is not None:
+                failed = result_from_caught_error(number, _caught_error(caught))
+            else:
+                failed = SubscriptionResult(
+                    subscriptionNumber=number,
+                    outcome=Outcome.FAILED,
+                    errorCode=ErrorCode.INTERNAL_ERROR,
+                    message=f"No result was recorded for subscription {number}; it will be retried.",
+                    retryable=True,
+                )
+            results.append(failed)
+            rewrites.append(failed)
     return results, rewrites
+
+
+def _caught_error(item: dict) -> dict:
+    caught = item.get("caughtError") or {}
+    return json.loads(caught) if isinstance(caught, str) else caught
 
 
 def _names(numbers: list[str]) -> str:

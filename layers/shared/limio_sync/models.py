@@ -64,12 +64,27 @@ class CustomerRef(_Model):
 
 
 class SyncItem(_Model):
-    """One unit of work for the Map state: a subscription and where its Zuora snapshot is."""
+    """One subscription to sync, and whose it is."""
 
     subscriptionNumber: SubscriptionNumber
     accountNumber: AccountNumber | None = None
     salesforceAccountId: str | None = None
+
+
+BatchId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")]
+
+
+class SyncBatch(_Model):
+    """One unit of work for the Map state: the subscriptions one sync task brings up to date, and the S3 key
+    of their Zuora snapshots (none for subscriptions the task must read from Zuora by number)."""
+
+    batchId: BatchId
+    items: list[SyncItem] = Field(min_length=1, max_length=100)
     snapshotKey: str | None = None
+
+    @property
+    def numbers(self) -> list[str]:
+        return [item.subscriptionNumber for item in self.items]
 
 
 class SubscriptionResult(_Model):
@@ -88,9 +103,14 @@ class SubscriptionResult(_Model):
     def failed(self) -> bool:
         return self.outcome is Outcome.FAILED
 
+    @property
+    def settled(self) -> bool:
+        """A final outcome: a success, or a failure retrying cannot help."""
+        return not (self.failed and self.retryable)
+
 
 class ItemsLocation(_Model):
-    """Where a run's list of SyncItems is (a JSON array in S3), for the distributed Map's ItemReader."""
+    """Where a run's list of SyncBatches is (a JSON array in S3), for the distributed Map's ItemReader."""
 
     bucket: str
     key: str
@@ -124,8 +144,11 @@ class SyncJob(_Model):
     startedAt: str
     finishedAt: str | None = None
     total: int = 0
+    completed: int = Field(default=0, description="Subscriptions with a final outcome so far; equals total once the job has ended")
     counts: dict[str, int] = Field(default_factory=dict)
-    subscriptions: list[SubscriptionResult] = Field(default_factory=list)
+    subscriptions: list[SubscriptionResult] = Field(
+        default_factory=list, description="Every subscription's outcome, once the job has ended (empty while it runs)"
+    )
     failedSubscriptions: list[str] = Field(default_factory=list)
     notification: str | None = None
     error: JobFailure | None = None

@@ -1,8 +1,8 @@
 """Planning a customer sync: find the customer's Zuora accounts, read each account once (its details, every
-page of its subscriptions, one billing preview), keep a snapshot per subscription so the sync tasks need not
-call Zuora again, and emit one small item per subscription for the Map state. Subscriptions Limio holds for
-the customer that Zuora no longer lists under these accounts (an owner transfer, say) are planned too,
-without a snapshot: their task reads them from Zuora by number."""
+page of its subscriptions, one billing preview), cut the subscriptions into the Map's tasks and keep one
+snapshot per task so the tasks need not call Zuora again. Subscriptions Limio holds for the customer that
+Zuora no longer lists under these accounts (an owner transfer, say) are planned too, without a snapshot:
+their task reads them from Zuora by number."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 from limio_sync import ids
+from limio_sync.batching import plan_batches
 from limio_sync.errors import CustomerNotFound
-from limio_sync.models import CustomerRef, ItemsLocation, SyncItem, SyncPlan
+from limio_sync.models import CustomerRef, ItemsLocation, SyncBatch, SyncItem, SyncPlan
 from limio_sync.observability import logger
 from limio_sync.zuora.errors import ZuoraNotFound
 from limio_sync.zuora.models import ZuoraAccountRef
@@ -33,8 +34,7 @@ class ZuoraReader(Protocol):
 
 
 class Snapshots(Protocol):
-    def key_for(self, sync_id: str, subscription_number: str) -> str: ...
-    def put(self, sync_id: str, subscription_number: str, snapshot: dict) -> str: ...
+    def put(self, sync_id: str, batch_id: str, snapshot: dict) -> str: ...
 
 
 class ItemListStore(Protocol):
@@ -107,13 +107,12 @@ def plan_sync(
     item_lists: ItemListStore,
     *,
     today: dt.date,
+    concurrency: int,
     page_size: int = 40,
     evergreen_horizon_days: int = 365,
 ) -> SyncPlan:
     resolved = resolve_accounts(customer, zuora)
     accounts = [account for account, _ in resolved]
-    items: list[SyncItem] = []
-    seen: set[str] = set()
     with ThreadPoolExecutor(max_workers=ACCOUNT_READERS) as readers:
         reads = [
             readers.submit(
@@ -122,32 +121,36 @@ def plan_sync(
             for account, known in resolved
         ]
         account_data = [read.result() for read in reads]
+    listed: list[SyncItem] = []
+    details: dict[str, dict] = {}
+    snapshot_of: dict[str, dict] = {}
+    for account, (detail, subscriptions, invoice_items) in zip(accounts, account_data, strict=True):
+        details[account.accountNumber] = detail
+        crm_id = account.crmId or customer.salesforceAccountId
+        for raw in subscriptions:
+            number = raw.get("subscriptionNumber")
+            if not number or number in snapshot_of:
+                continue
+            snapshot_of[number] = {"subscription": raw, "invoiceItems": invoice_items.get(number, [])}
+            listed.append(SyncItem(subscriptionNumber=number, accountNumber=account.accountNumber, salesforceAccountId=crm_id))
+    gone = _gone_from_accounts(accounts, customer, limio, set(snapshot_of))
+    snapshotted, from_zuora = plan_batches(listed, gone, concurrency)
+    batches = [SyncBatch(batchId=f"zuora-{i:04d}", items=chunk) for i, chunk in enumerate(from_zuora)]
     with ThreadPoolExecutor(max_workers=SNAPSHOT_WRITERS) as writers:
-        pending = []
-        for account, (detail, subscriptions, invoice_items) in zip(accounts, account_data, strict=True):
-            crm_id = account.crmId or customer.salesforceAccountId
-            for raw in subscriptions:
-                number = raw.get("subscriptionNumber")
-                if not number or number in seen:
-                    continue
-                seen.add(number)
-                snapshot = {"subscription": raw, "account": detail, "invoiceItems": invoice_items.get(number, [])}
-                pending.append(writers.submit(snapshots.put, sync_id, number, snapshot))
-                items.append(
-                    SyncItem(
-                        subscriptionNumber=number,
-                        accountNumber=account.accountNumber,
-                        salesforceAccountId=crm_id,
-                        snapshotKey=snapshots.key_for(sync_id, number),
-                    )
-                )
-        for write in pending:
-            write.result()
-    items.extend(_gone_from_accounts(accounts, customer, limio, seen))
-    logger.info("Planned customer sync", extra={"accounts": [a.accountNumber for a in accounts], "subscriptions": len(items)})
-    location = item_lists.put(sync_id, "items", [item.model_dump(exclude_none=True) for item in items])
+        writes = []
+        for i, chunk in enumerate(snapshotted):
+            batch_id = f"plan-{i:04d}"
+            snapshot = {
+                "accounts": {a: details[a] for a in sorted({item.accountNumber for item in chunk if item.accountNumber})},
+                "subscriptions": {item.subscriptionNumber: snapshot_of[item.subscriptionNumber] for item in chunk},
+            }
+            writes.append((batch_id, chunk, writers.submit(snapshots.put, sync_id, batch_id, snapshot)))
+        batches[:0] = [SyncBatch(batchId=batch_id, items=chunk, snapshotKey=write.result()) for batch_id, chunk, write in writes]
+    total = len(listed) + len(gone)
+    logger.info("Planned customer sync", extra={"accounts": [a.accountNumber for a in accounts], "subscriptions": total, "tasks": len(batches)})
+    location = item_lists.put(sync_id, "items", [batch.model_dump(exclude_none=True) for batch in batches])
     return SyncPlan(
-        syncId=sync_id, customer=customer, accountNumbers=[a.accountNumber for a in accounts], total=len(items), items=ItemsLocation(**location)
+        syncId=sync_id, customer=customer, accountNumbers=[a.accountNumber for a in accounts], total=total, items=ItemsLocation(**location)
     )
 
 

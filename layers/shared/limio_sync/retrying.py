@@ -8,7 +8,8 @@ import json
 from collections import defaultdict
 from typing import Protocol
 
-from limio_sync.models import SyncItem, SyncJob
+from limio_sync.batching import plan_batches
+from limio_sync.models import SyncBatch, SyncItem, SyncJob
 from limio_sync.observability import logger
 from limio_sync.retries import RetryEntry
 
@@ -45,7 +46,7 @@ def sync_id_of_execution(name: str) -> str:
 
 
 def start_due_retries(
-    *, queue: RetryQueue, executions: Executions, item_lists: ItemListStore, state_machine_arn: str, now: dt.datetime
+    *, queue: RetryQueue, executions: Executions, item_lists: ItemListStore, state_machine_arn: str, concurrency: int, now: dt.datetime
 ) -> list[str]:
     due: dict[str, list[RetryEntry]] = defaultdict(list)
     for entry in queue.due_retries(now):
@@ -55,14 +56,17 @@ def start_due_retries(
         claimed = [e for e in entries if queue.claim_retry(e, now, CLAIM_LEASE)]
         if not claimed:
             continue
-        items = [SyncItem(subscriptionNumber=e.subscriptionNumber).model_dump(exclude_none=True) for e in claimed]
         name = retry_execution_name(sync_id, now)
+        run = name.removeprefix(sync_id + "-")
+        # Retried subscriptions are read from Zuora by number (the first run's snapshots may be stale).
+        _, chunks = plan_batches([], [SyncItem(subscriptionNumber=e.subscriptionNumber) for e in claimed], concurrency)
+        batches = [SyncBatch(batchId=f"{run}-{i:04d}", items=chunk).model_dump(exclude_none=True) for i, chunk in enumerate(chunks)]
         execution_input = {
             "syncId": sync_id,
             "customer": claimed[0].customer.model_dump(exclude_none=True),
             "retry": True,
-            "total": len(items),
-            "items": item_lists.put(sync_id, name.removeprefix(sync_id + "-"), items),
+            "total": len(claimed),
+            "items": item_lists.put(sync_id, run, batches),
         }
         executions.start_execution(stateMachineArn=state_machine_arn, name=name, input=json.dumps(execution_input))
         logger.info("Started a scheduled retry", extra={"sync_id": sync_id, "subscriptions": [e.subscriptionNumber for e in claimed]})

@@ -1,19 +1,22 @@
-"""Syncing one subscription: read its Zuora state, decide with the pure rules, write only if needed.
+"""Syncing one task's subscriptions: read their Zuora state, decide with the pure rules, write only if needed.
 
-Every path ends in a receipt: permanent failures become a FAILED result naming the subscription;
-transient ones are raised for the state machine to retry (and, after its retries, its Catch records them).
+Every subscription ends with a receipt: permanent failures become a FAILED result naming the subscription;
+a transient one becomes a FAILED, retryable result, and the task then raises for the state machine to retry
+it. A retried task redoes only its subscriptions whose receipt does not stand (none yet, or a transient
+failure), so a success is never recorded twice nor turned into UNCHANGED by the retry.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from limio_sync.catalog import CatalogMapping
-from limio_sync.errors import ErrorCode, SyncError, for_state_machine
-from limio_sync.models import Outcome, SubscriptionResult, SyncItem
+from limio_sync.errors import ErrorCode, SyncError, TransientSyncError, for_state_machine
+from limio_sync.models import Outcome, SubscriptionResult, SyncBatch, SyncItem
 from limio_sync.observability import logger
 from limio_sync.planning import items_by_subscription, preview_target_date
 from limio_sync.sync_rules import LimioSubscription, ZuoraState, decide, desired_record
@@ -27,11 +30,12 @@ class ZuoraSource(Protocol):
 
 
 class Receipts(Protocol):
-    def record_receipt(self, sync_id: str, result: SubscriptionResult) -> None: ...
+    def record_receipts(self, sync_id: str, results: list[SubscriptionResult]) -> None: ...
+    def receipts_of(self, sync_id: str, numbers: list[str]) -> dict[str, SubscriptionResult]: ...
 
 
 class Customers(Protocol):
-    def upsert_from(self, record: LimioSubscription, *, synced_at: str) -> bool: ...
+    def upsert_from(self, records: list[LimioSubscription], *, synced_at: str) -> bool: ...
 
 
 class SnapshotReader(Protocol):
@@ -40,49 +44,8 @@ class SnapshotReader(Protocol):
 
 class LimioStore(Protocol):
     def get(self, subscription_number: str) -> LimioSubscription | None: ...
+    def get_many(self, subscription_numbers: list[str]) -> dict[str, LimioSubscription]: ...
     def save(self, record: LimioSubscription) -> bool: ...
-
-
-def sync_one(
-    sync_id: str,
-    item: SyncItem,
-    *,
-    snapshots: SnapshotReader,
-    zuora: Callable[[], ZuoraSource],
-    store: LimioStore,
-    customers: Customers,
-    receipts: Receipts,
-    rules: SyncRules,
-    now: Callable[[], str],
-) -> SubscriptionResult:
-    """Sync one subscription and record its receipt in the job. A transient failure (of the sync or of the
-    receipt's write) is raised for the state machine to retry; after its retries, its Catch records it."""
-    result = _result_of(sync_id, item, snapshots=snapshots, zuora=zuora, store=store, customers=customers, rules=rules, now=now)
-    try:
-        receipts.record_receipt(sync_id, result)
-    except SyncError as error:
-        raise for_state_machine(error) from error
-    return result
-
-
-def _result_of(sync_id: str, item: SyncItem, **ports) -> SubscriptionResult:
-    number = item.subscriptionNumber
-    try:
-        return _sync(sync_id, item, **ports)
-    except SyncError as error:
-        if error.retryable:
-            logger.warning("Transient failure, leaving it to the state machine to retry", extra={"error_code": error.code})
-            raise for_state_machine(error) from error
-        logger.info("Subscription failed", extra={"error_code": error.code, "reason": error.message})
-        return SubscriptionResult(subscriptionNumber=number, outcome=Outcome.FAILED, errorCode=error.code, message=error.message)
-    except Exception:
-        logger.exception("Unexpected error while syncing a subscription")
-        return SubscriptionResult(
-            subscriptionNumber=number,
-            outcome=Outcome.FAILED,
-            errorCode=ErrorCode.INTERNAL_ERROR,
-            message=f"Subscription {number} could not be synced because of an internal error (sync {sync_id}).",
-        )
 
 
 @dataclass(frozen=True)
@@ -94,28 +57,136 @@ class SyncRules:
     evergreen_horizon_days: int = 365
 
 
-def read_zuora_state(item: SyncItem, snapshots: SnapshotReader, zuora: Callable[[], ZuoraSource], rules: SyncRules) -> ZuoraState:
-    """From the planning snapshot when there is one; otherwise (a retry, or a subscription no longer listed
-    under the customer's accounts) from Zuora: the subscription by number, its account, its billing preview."""
+def sync_batch(
+    sync_id: str,
+    batch: SyncBatch,
+    *,
+    attempt: int,
+    snapshots: SnapshotReader,
+    zuora: Callable[[], ZuoraSource],
+    store: LimioStore,
+    customers: Customers,
+    receipts: Receipts,
+    rules: SyncRules,
+    now: Callable[[], str],
+) -> list[SubscriptionResult]:
+    """Sync a task's subscriptions and record a receipt for each. `attempt` is the state machine's retry count
+    of this task: a retry skips the subscriptions whose receipt already stands. If any subscription failed for a
+    transient reason, a TransientSyncError is raised after the receipts are recorded, for the state machine to
+    retry the task (after its retries, the receipts say why)."""
+    try:
+        return _sync_batch(
+            sync_id,
+            batch,
+            attempt=attempt,
+            snapshots=snapshots,
+            zuora=zuora,
+            store=store,
+            customers=customers,
+            receipts=receipts,
+            rules=rules,
+            now=now,
+        )
+    except SyncError as error:
+        raise for_state_machine(error) from error
+
+
+def _sync_batch(sync_id, batch, *, attempt, snapshots, zuora, store, customers, receipts, rules, now) -> list[SubscriptionResult]:
+    items = batch.items
+    if attempt:
+        stored = receipts.receipts_of(sync_id, batch.numbers)
+        items = [item for item in items if not _stands(stored.get(item.subscriptionNumber))]
+    snapshot = snapshots.get(batch.snapshotKey) if batch.snapshotKey else None
+    existing = store.get_many([item.subscriptionNumber for item in items])
+    results: list[SubscriptionResult] = []
+    records: list[LimioSubscription] = []
+    for item in items:
+        logger.append_keys(subscription_number=item.subscriptionNumber)
+        result, record, wrote = _result_of(
+            sync_id, item, snapshot, existing.get(item.subscriptionNumber), zuora=zuora, store=store, rules=rules, now=now
+        )
+        results.append(result)
+        # A retried task also refreshes the customers of subscriptions an earlier attempt wrote (now UNCHANGED).
+        if record is not None and (wrote or attempt):
+            records.append(record)
+    logger.remove_keys(["subscription_number"])
+    _update_customers(records, customers, now())
+    receipts.record_receipts(sync_id, results)
+    transient = [result for result in results if result.failed and result.retryable]
+    if transient:
+        names = ", ".join(result.subscriptionNumber for result in transient)
+        raise TransientSyncError(f"{names} could not be synced yet: {transient[0].message}", code=transient[0].errorCode)
+    return results
+
+
+def _stands(receipt: SubscriptionResult | None) -> bool:
+    """A receipt a retried task keeps: a success, or a failure retrying cannot help."""
+    return receipt is not None and receipt.settled
+
+
+def _update_customers(records: list[LimioSubscription], customers: Customers, synced_at: str) -> None:
+    """One update per customer per task, however many of its subscriptions changed."""
+    by_customer: dict[str, list[LimioSubscription]] = defaultdict(list)
+    for record in records:
+        by_customer[record.customerId].append(record)
+    for customer_id, theirs in by_customer.items():
+        if customers.upsert_from(theirs, synced_at=synced_at):
+            logger.info("Created the Limio customer", extra={"customer_id": customer_id})
+
+
+def _result_of(
+    sync_id: str, item: SyncItem, snapshot: dict | None, existing: LimioSubscription | None, **ports
+) -> tuple[SubscriptionResult, LimioSubscription | None, bool]:
     number = item.subscriptionNumber
-    snapshot = snapshots.get(item.snapshotKey) if item.snapshotKey else None
-    if snapshot is None:
+    try:
+        return _sync(sync_id, item, snapshot, existing, **ports)
+    except SyncError as error:
+        if error.retryable:
+            logger.warning("Transient failure; the state machine retries the task", extra={"error_code": error.code})
+            message = f"Subscription {number} could not be synced yet: {error.message}"
+        else:
+            logger.info("Subscription failed", extra={"error_code": error.code, "reason": error.message})
+            message = error.message
+        result = SubscriptionResult(
+            subscriptionNumber=number, outcome=Outcome.FAILED, errorCode=error.code, message=message, retryable=error.retryable
+        )
+        return result, None, False
+    except Exception:
+        logger.exception("Unexpected error while syncing a subscription")
+        result = SubscriptionResult(
+            subscriptionNumber=number,
+            outcome=Outcome.FAILED,
+            errorCode=ErrorCode.INTERNAL_ERROR,
+            message=f"Subscription {number} could not be synced because of an internal error (sync {sync_id}).",
+        )
+        return result, None, False
+
+
+def read_zuora_state(item: SyncItem, snapshot: dict | None, zuora: Callable[[], ZuoraSource], rules: SyncRules) -> ZuoraState:
+    """From the task's planning snapshot when it holds the subscription; otherwise (a retry, or a subscription
+    no longer listed under the customer's accounts, or an expired snapshot) from Zuora: the subscription by
+    number, its account, its billing preview."""
+    number = item.subscriptionNumber
+    entry = (snapshot or {}).get("subscriptions", {}).get(number)
+    if entry is None:
         client = zuora()
         raw = client.get_subscription(number)
         subscription = parse_subscription(raw, number)
         account_raw = client.get_account_detail(subscription.accountNumber)
         target = preview_target_date([raw], rules.today, rules.evergreen_horizon_days)
         preview = items_by_subscription(client.preview_billing(subscription.accountNumber, target)).get(number, [])
-        snapshot = {"subscription": raw, "account": account_raw, "invoiceItems": preview}
-    subscription = parse_subscription(snapshot["subscription"], number)
-    account = parse_account(snapshot["account"], subscription.accountNumber) if snapshot.get("account") else None
-    return ZuoraState(subscription=subscription, account=account, invoiceItems=tuple(parse_invoice_items(snapshot.get("invoiceItems", []), number)))
+        entry, accounts = {"subscription": raw, "invoiceItems": preview}, {subscription.accountNumber: account_raw}
+    else:
+        accounts = snapshot.get("accounts", {})
+    subscription = parse_subscription(entry["subscription"], number)
+    account_raw = accounts.get(subscription.accountNumber)
+    account = parse_account(account_raw, subscription.accountNumber) if account_raw else None
+    return ZuoraState(subscription=subscription, account=account, invoiceItems=tuple(parse_invoice_items(entry.get("invoiceItems", []), number)))
 
 
-def _sync(sync_id, item, *, snapshots, zuora, store, customers, rules, now) -> SubscriptionResult:
+def _sync(sync_id, item, snapshot, existing, *, zuora, store, rules, now) -> tuple[SubscriptionResult, LimioSubscription | None, bool]:
     number = item.subscriptionNumber
-    state = read_zuora_state(item, snapshots, zuora, rules)
-    existing = store.get(number)
+    state = read_zuora_state(item, snapshot, zuora, rules)
     synced_at = now()
     desired = desired_record(
         state,
@@ -131,7 +202,7 @@ def _sync(sync_id, item, *, snapshots, zuora, store, customers, rules, now) -> S
     if decision.write and not store.save(decision.record):
         newer = store.get(number)
         held = newer.zuoraVersion if newer else "an unknown"
-        return SubscriptionResult(
+        lost = SubscriptionResult(
             subscriptionNumber=number,
             outcome=Outcome.UNCHANGED,
             message=f"A concurrent sync stored version {held} of subscription {number}; "
@@ -139,10 +210,9 @@ def _sync(sync_id, item, *, snapshots, zuora, store, customers, rules, now) -> S
             zuoraVersion=newer.zuoraVersion if newer else None,
             limioId=newer.id if newer else None,
         )
-    if decision.write and customers.upsert_from(decision.record, synced_at=synced_at):
-        logger.info("Created the Limio customer", extra={"customer_id": decision.record.customerId})
+        return lost, None, False
     logger.info("Subscription synced", extra={"outcome": decision.outcome, "changed_fields": list(decision.changed_fields)})
-    return SubscriptionResult(
+    result = SubscriptionResult(
         subscriptionNumber=number,
         outcome=decision.outcome,
         message=decision.message,
@@ -150,3 +220,4 @@ def _sync(sync_id, item, *, snapshots, zuora, store, customers, rules, now) -> S
         limioId=decision.record.id,
         changes=[change.model_dump(mode="json") for change in decision.changes],
     )
+    return result, decision.record, decision.write

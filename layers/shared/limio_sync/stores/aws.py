@@ -4,6 +4,7 @@ classification (throttling and service faults are transient)."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -71,3 +72,26 @@ def store_errors(what: str) -> Iterator[None]:
         raise
     except (BotoConnectionError, BotoCoreError) as exc:
         raise TransientSyncError(f"{what} could not be reached ({type(exc).__name__})", code=ErrorCode.STORE_UNAVAILABLE) from exc
+
+
+BATCH_GET_LIMIT = 100
+_UNPROCESSED_ROUNDS = 5
+
+
+def batch_get(table: Any, keys: list[dict], what: str) -> list[dict]:
+    """Consistent reads of many items of one table (100 keys per call), following DynamoDB's UnprocessedKeys
+    with a short backoff; keys still unprocessed after that are a transient store failure."""
+    items: list[dict] = []
+    for start in range(0, len(keys), BATCH_GET_LIMIT):
+        pending: dict[str, Any] = {table.name: {"Keys": keys[start : start + BATCH_GET_LIMIT], "ConsistentRead": True}}
+        for round_ in range(_UNPROCESSED_ROUNDS):
+            with store_errors(what):
+                reply = table.meta.client.batch_get_item(RequestItems=pending)
+            items.extend(reply.get("Responses", {}).get(table.name, []))
+            pending = reply.get("UnprocessedKeys") or {}
+            if not pending:
+                break
+            time.sleep(0.05 * 2**round_)
+        else:
+            raise TransientSyncError(f"{what} is unavailable right now (keys left unprocessed)", code=ErrorCode.STORE_UNAVAILABLE)
+    return items

@@ -20,6 +20,7 @@ from limio_sync.stores import aws
 HEADER = "JOB"
 RECEIPT_PREFIX = "SUB#"
 RETRY_PREFIX = "RETRY#"
+BATCH_FAILURE_PREFIX = "BATCH#"  # written by the state machine's Catch when a sync task's retries ran out
 BY_SUBSCRIPTION_INDEX = "bySubscription"
 BY_RETRY_DUE_INDEX = "byRetryDue"
 RETRY_QUEUE = "PENDING"
@@ -156,6 +157,14 @@ class JobStore:
             item = self._table.get_item(Key={"syncId": partition, "itemKey": HEADER}, ConsistentRead=True).get("Item")
         return _plain(item) if item else None
 
+    def poll(self, sync_id: str) -> SyncJob | None:
+        """What LFS polls: while the job runs, its header alone (one read, whatever the customer's size); once it
+        has ended, the whole job with every receipt."""
+        header = self._get_item(sync_id)
+        if header is None or header.get("status") != JobStatus.RUNNING.value:
+            return self.get(sync_id)
+        return SyncJob.model_validate(_strip_keys(header, "customerKey"))
+
     def get(self, sync_id: str) -> SyncJob | None:
         items = self._query(sync_id)
         header = next((i for i in items if i["itemKey"] == HEADER), None)
@@ -178,13 +187,37 @@ class JobStore:
                 ExpressionAttributeValues={":total": total},
             )
 
-    def record_receipt(self, sync_id: str, result: SubscriptionResult) -> None:
-        """A subscription's task records its own receipt, so no state payload carries the results."""
-        self._put_receipts(sync_id, [result])
+    def record_receipts(self, sync_id: str, results: list[SubscriptionResult]) -> None:
+        """A sync task records its subscriptions' receipts itself, so no state payload carries the results, then
+        adds those that are settled to the running job's `completed` count (a retried task records only what did
+        not settle before, so nothing is counted twice)."""
+        self._put_receipts(sync_id, results)
+        settled = sum(1 for result in results if result.settled)
+        if not settled:
+            return
+        with aws.store_errors("The job store"), _ignore_condition_failure():
+            self._table.update_item(
+                Key={"syncId": sync_id, "itemKey": HEADER},
+                UpdateExpression="ADD completed :settled",
+                ConditionExpression=Attr("status").eq(JobStatus.RUNNING.value),
+                ExpressionAttributeValues={":settled": settled},
+            )
 
-    def stored_receipts(self, sync_id: str) -> dict[str, dict]:
-        """The job's receipts as stored (a caught failure still raw), by subscription number."""
-        return {i["itemKey"].removeprefix(RECEIPT_PREFIX): i for i in self._query(sync_id) if i["itemKey"].startswith(RECEIPT_PREFIX)}
+    def receipts_of(self, sync_id: str, numbers: list[str]) -> dict[str, SubscriptionResult]:
+        """The receipts stored so far for some of the job's subscriptions, by number."""
+        keys = [{"syncId": sync_id, "itemKey": RECEIPT_PREFIX + number} for number in numbers]
+        items = aws.batch_get(self._table, keys, "The job store") if keys else []
+        return {i["subscriptionNumber"]: receipt_from_item(i["subscriptionNumber"], _plain(i)) for i in items}
+
+    def stored_results(self, sync_id: str) -> tuple[dict[str, dict], dict[str, dict]]:
+        """The job's receipts by subscription number, and the failures the Map's Catch recorded by task."""
+        receipts, failed_batches = {}, {}
+        for item in self._query(sync_id):
+            if item["itemKey"].startswith(RECEIPT_PREFIX):
+                receipts[item["itemKey"].removeprefix(RECEIPT_PREFIX)] = item
+            elif item["itemKey"].startswith(BATCH_FAILURE_PREFIX):
+                failed_batches[item["itemKey"].removeprefix(BATCH_FAILURE_PREFIX)] = item
+        return receipts, failed_batches
 
     def _put_receipts(self, sync_id: str, results: list[SubscriptionResult]) -> None:
         recorded_at = utc_now()
@@ -194,40 +227,49 @@ class JobStore:
                 item = {**_without_nones(result.model_dump(mode="json")), "recordedAt": recorded_at, "expiresAt": expires_at}
                 batch.put_item(Item={**item, "syncId": sync_id, "itemKey": RECEIPT_PREFIX + result.subscriptionNumber})
 
-    def complete(self, sync_id: str, results: list[SubscriptionResult]) -> SyncJob:
-        """Store the given receipts (those gathering had to write: caught failures made readable, missing ones),
-        then the status, counts and notification computed from all of the job's receipts. A scheduled retry's
-        tasks have replaced the receipts of the subscriptions it re-synced, so its completion recomputes the
-        job's status and a healed failure disappears from the next poll."""
-        self._put_receipts(sync_id, results)
-        job = self.get(sync_id)
-        if job is None:
-            raise TransientSyncError(f"The job record of sync {sync_id} is missing", code=ErrorCode.STORE_UNAVAILABLE)
-        status, counts, failed, notification = summarize(job.subscriptions)
-        with aws.store_errors("The job store"):
-            header = self._table.update_item(
-                Key={"syncId": sync_id, "itemKey": HEADER},
-                UpdateExpression=(
-                    "SET #status = :status, #total = :total, counts = :counts, failedSubscriptions = :failed, "
-                    "notification = :notification, finishedAt = :finished REMOVE #error"
-                ),
-                ConditionExpression=Attr("syncId").exists(),
-                ExpressionAttributeNames={"#status": "status", "#total": "total", "#error": "error"},
-                ExpressionAttributeValues={
-                    ":status": status.value,
-                    ":total": len(job.subscriptions),
-                    ":counts": counts,
-                    ":failed": failed,
-                    ":notification": notification,
-                    ":finished": utc_now(),
-                },
-                ReturnValues="ALL_NEW",
-            )["Attributes"]
+    def complete(
+        self, sync_id: str, every: list[SubscriptionResult], rewrites: list[SubscriptionResult], consumed_batch_failures: list[str] = ()
+    ) -> SyncJob:
+        """End the job: store the receipts gathering had to write (`rewrites`: failures of tasks whose retries
+        ran out, missing ones), drop the raw task failures they were made from, then write the status, counts
+        and notification computed from `every` receipt of the job (rewrites included). A scheduled retry's tasks
+        have replaced the receipts of the subscriptions it re-synced, so its completion recomputes the job's
+        status and a healed failure disappears from the next poll."""
+        self._put_receipts(sync_id, rewrites)
+        if consumed_batch_failures:
+            with aws.store_errors("The job store"), self._table.batch_writer() as batch:
+                for batch_id in consumed_batch_failures:
+                    batch.delete_item(Key={"syncId": sync_id, "itemKey": BATCH_FAILURE_PREFIX + batch_id})
+        every = sorted(every, key=lambda r: r.subscriptionNumber)
+        status, counts, failed, notification = summarize(every)
+        try:
+            with aws.store_errors("The job store"):
+                header = self._table.update_item(
+                    Key={"syncId": sync_id, "itemKey": HEADER},
+                    UpdateExpression=(
+                        "SET #status = :status, #total = :total, completed = :total, counts = :counts, failedSubscriptions = :failed, "
+                        "notification = :notification, finishedAt = :finished REMOVE #error"
+                    ),
+                    ConditionExpression=Attr("syncId").exists(),
+                    ExpressionAttributeNames={"#status": "status", "#total": "total", "#error": "error"},
+                    ExpressionAttributeValues={
+                        ":status": status.value,
+                        ":total": len(every),
+                        ":counts": counts,
+                        ":failed": failed,
+                        ":notification": notification,
+                        ":finished": utc_now(),
+                    },
+                    ReturnValues="ALL_NEW",
+                )["Attributes"]
+        except ClientError as exc:
+            if aws.error_code(exc) != "ConditionalCheckFailedException":
+                raise
+            raise TransientSyncError(f"The job record of sync {sync_id} is missing", code=ErrorCode.STORE_UNAVAILABLE) from exc
+        header = _plain(header)
         if header.get("customerKey"):
             self._release_lock(header["customerKey"], sync_id)
-        return job.model_copy(
-            update={"status": status, "total": len(job.subscriptions), "counts": counts, "failedSubscriptions": failed, "notification": notification}
-        )
+        return SyncJob.model_validate({**_strip_keys(header, "customerKey"), "subscriptions": [r.model_dump() for r in every]})
 
     def fail(self, sync_id: str, failure: JobFailure) -> bool:
         """End a still-running job FAILED with its reason. False if the job had already ended."""

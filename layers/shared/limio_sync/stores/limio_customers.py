@@ -13,15 +13,17 @@ class LimioCustomerStore:
     def __init__(self, table_name: str, table: Any | None = None):
         self._table = table or aws.resource("dynamodb").Table(table_name)
 
-    def upsert_from(self, record: LimioSubscription, *, synced_at: str) -> bool:
-        """One atomic update, safe while other subscriptions of the same customer sync in parallel (the account
-        numbers are a set added to, not a list overwritten). True when the customer was new."""
+    def upsert_from(self, records: list[LimioSubscription], *, synced_at: str) -> bool:
+        """One atomic update from some of one customer's subscription records (the last one gives the name and
+        contact), safe while other tasks of the same customer run in parallel (the account numbers are a set
+        added to, not a list overwritten). True when the customer was new."""
+        record = records[-1]
         values: dict[str, Any] = {
             ":owner": record.owner,
             ":name": record.customerName,
             ":email": record.customerEmail,
             ":contact": record.billingContact.model_dump(mode="json") if record.billingContact else None,
-            ":account": {record.zuoraAccountNumber},
+            ":account": {r.zuoraAccountNumber for r in records},
             ":now": synced_at,
         }
         update = "SET #owner = :owner, #name = :name, email = :email, billingContact = :contact, updatedAt = :now, "

@@ -49,6 +49,12 @@ class LimioSubscriptionStore:
             item = self._table.get_item(Key={"subscriptionNumber": subscription_number}, ConsistentRead=True).get("Item")
         return LimioSubscription.model_validate(item) if item else None
 
+    def get_many(self, subscription_numbers: list[str]) -> dict[str, LimioSubscription]:
+        """The records Limio holds among these subscriptions, by number (consistent reads, 100 per call)."""
+        keys = [{"subscriptionNumber": number} for number in subscription_numbers]
+        items = aws.batch_get(self._table, keys, "The Limio subscription store") if keys else []
+        return {item["subscriptionNumber"]: LimioSubscription.model_validate(item) for item in items}
+
     def save(self, record: LimioSubscription) -> bool:
         """Write the record unless Limio meanwhile holds a newer Zuora version. False when a newer one won."""
         item = {k: v for k, v in record.model_dump(mode="json").items() if v is not None}

@@ -1,5 +1,6 @@
-"""Zuora subscription snapshots taken while planning, so each sync task reads its subscription without
-calling Zuora again. Kept in S3 (the bucket expires them) so state payloads stay small."""
+"""Zuora snapshots taken while planning, one object per sync task (its subscriptions, their accounts and
+billing-preview items), so a task reads Zuora's state without calling Zuora again. Kept in S3 (the bucket
+expires them) so state payloads stay small."""
 
 from __future__ import annotations
 
@@ -17,11 +18,11 @@ class SnapshotStore:
         self._s3 = s3 or aws.client("s3")
 
     @staticmethod
-    def key_for(sync_id: str, subscription_number: str) -> str:
-        return f"syncs/{sync_id}/subscriptions/{subscription_number}.json"
+    def key_for(sync_id: str, batch_id: str) -> str:
+        return f"syncs/{sync_id}/batches/{batch_id}.json"
 
-    def put(self, sync_id: str, subscription_number: str, raw: dict) -> str:
-        key = self.key_for(sync_id, subscription_number)
+    def put(self, sync_id: str, batch_id: str, raw: dict) -> str:
+        key = self.key_for(sync_id, batch_id)
         with aws.store_errors("The snapshot store"):
             self._s3.put_object(Bucket=self._bucket, Key=key, Body=json.dumps(raw).encode(), ContentType="application/json")
         return key

@@ -1,0 +1,36 @@
+"""How a run's subscriptions are cut into the Map's tasks.
+
+One task per subscription costs a child execution and a Lambda invocation each, plus a round of reads and
+writes that batches well (one snapshot read, one BatchGetItem of the Limio records, one BatchWriteItem of the
+receipts). So the subscriptions are spread over the Map's concurrency: a customer small enough gets one task
+per subscription; a larger one gets one wave of tasks of several subscriptions each; past
+MAX_PER_TASK × concurrency, more waves of full tasks.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import TypeVar
+
+# BatchGetItem reads at most 100 keys per call, so one task reads every Limio record it needs at once.
+MAX_PER_TASK = 100
+# A subscription without a snapshot costs its task three sequential Zuora calls; keep such tasks short.
+MAX_ZUORA_READS_PER_TASK = 10
+
+T = TypeVar("T")
+
+
+def batch_size(count: int, concurrency: int, maximum: int = MAX_PER_TASK) -> int:
+    """Subscriptions per task so that `count` of them fill at most one wave of `concurrency` tasks."""
+    return max(1, min(maximum, math.ceil(count / max(1, concurrency))))
+
+
+def chunks(items: Sequence[T], size: int) -> list[list[T]]:
+    return [list(items[start : start + size]) for start in range(0, len(items), size)]
+
+
+def plan_batches(with_snapshots: Sequence[T], from_zuora: Sequence[T], concurrency: int) -> tuple[list[list[T]], list[list[T]]]:
+    """The tasks of a run: subscriptions planning snapshotted, and those the task reads from Zuora by number."""
+    size = batch_size(len(with_snapshots) + len(from_zuora), concurrency)
+    return chunks(with_snapshots, size), chunks(from_zuora, min(size, MAX_ZUORA_READS_PER_TASK))
