@@ -12,7 +12,7 @@ PYTHON313 ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13
 export AWS_DEFAULT_REGION ?= eu-west-2
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: install demo serve test lint unit integration openapi sam-check clean bench
+.PHONY: install demo serve test lint unit integration openapi sam-check clean bench bench-10k
 
 $(BIN)/.installed: requirements/dev.lock
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,10 @@ integration: install
 ## bench: measure syncs of 1, 10, 100 and 1,000 subscriptions on the local stack; writes docs/benchmarks.md and .json
 bench: install
 	$(BIN)/python -m bench.run
+
+## bench-10k: the same for a customer of 10,000 subscriptions alone (about 20 minutes here); writes docs/benchmarks-10k.md and .json
+bench-10k: install
+	$(BIN)/python -m bench.run --sizes 10000 --out docs/benchmarks-10k.md --json docs/benchmarks-10k.json
 
 ## openapi: write the OpenAPI document generated from the API code
 openapi: install

@@ -2,7 +2,7 @@
 with the naive per-subscription loop, time every function's imports, estimate the AWS cost, and write
 docs/benchmarks.md and docs/benchmarks.json.
 
-    python -m bench.run [--sizes 1,10,100,1000] [--latency-ms 150] [--limit 40] [--map-concurrency 20]
+    python -m bench.run [--sizes 1,10,100,1000] [--latency-ms 150] [--limit 40] [--map-concurrency 10]
                         [--out docs/benchmarks.md --json docs/benchmarks.json]
 
 Each size runs in a fresh process (bench/measure.py), so its peak memory is its own; its log (the
@@ -31,11 +31,6 @@ from local.sam_template import load_template
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
 DEFAULT_SIZES = (1, 10, 100, 1000)
-# Map iterations in flight per customer. Planning reads Zuora once per account and the tasks read their
-# snapshots, not Zuora, but a task whose snapshot is gone re-reads Zuora (3 sequential calls), so at most
-# this many requests can be in flight from the Map: half the tenant's limit of 40, leaving the other half
-# to planning and to every other integration of the tenant (Zuora asks to stay well below the limit).
-MAP_MAX_CONCURRENCY = 20
 
 
 def _sizes(text: str) -> list[int]:
@@ -101,12 +96,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sizes", type=_sizes, default=list(DEFAULT_SIZES), help="subscriptions per customer, comma-separated")
     parser.add_argument("--latency-ms", type=float, default=150, help="Zuora emulator latency per call")
     parser.add_argument("--limit", type=int, default=40, help="Zuora emulator concurrency limit (429 above it)")
-    parser.add_argument("--map-concurrency", type=int, default=MAP_MAX_CONCURRENCY, help="the MapMaxConcurrency parameter")
+    parser.add_argument(
+        "--map-concurrency", type=int, default=None, help="the MapMaxConcurrency parameter (default: the template's default, as deployed)"
+    )
     parser.add_argument("--naive-sample", type=int, default=100, help="larger customers' naive time is extrapolated from this many")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
     parser.add_argument("--json", type=Path, default=ROOT / "docs" / "benchmarks.json")
     parser.add_argument("--render-only", action="store_true", help="measure nothing: rewrite both files from the measurements in --json")
     args = parser.parse_args(argv)
+    if args.map_concurrency is None:
+        args.map_concurrency = int(load_template(TEMPLATE).parameters["MapMaxConcurrency"])
     if args.render_only:
         rerender(args.json, args.out)
         return

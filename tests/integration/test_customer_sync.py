@@ -152,6 +152,8 @@ def test_while_the_sync_runs_a_poll_reads_its_progress_and_then_every_outcome(se
     assert all(job["subscriptions"] == [] and job["completed"] <= job["total"] for job in running)
     assert [job["completed"] for job in running] == sorted(job["completed"] for job in running)
     assert done["status"] == "SUCCEEDED" and done["completed"] == done["total"] == 45 == len(done["subscriptions"])
+    # A created subscription's changes are its whole record: they are in its events, not in every poll's job.
+    assert all(receipt["changes"] is None for receipt in done["subscriptions"])
 
 
 def test_unknown_sync_id_is_404_with_a_json_error(service):

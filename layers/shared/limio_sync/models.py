@@ -147,7 +147,9 @@ class SyncJob(_Model):
     completed: int = Field(default=0, description="Subscriptions with a final outcome so far; equals total once the job has ended")
     counts: dict[str, int] = Field(default_factory=dict)
     subscriptions: list[SubscriptionResult] = Field(
-        default_factory=list, description="Every subscription's outcome, once the job has ended (empty while it runs)"
+        default_factory=list,
+        description="Every subscription's outcome, once the job has ended (empty while it runs); what each sync changed is in "
+        "GET /subscriptions/{subscriptionNumber}/events",
     )
     failedSubscriptions: list[str] = Field(default_factory=list)
     notification: str | None = None

@@ -166,12 +166,19 @@ class JobStore:
         return SyncJob.model_validate(_strip_keys(header, "customerKey"))
 
     def get(self, sync_id: str) -> SyncJob | None:
+        """The whole job. Each receipt's field-by-field `changes` stay out (a created subscription's are its whole
+        record): the job of a 10,000-subscription customer stays a few MB, within a Lambda response, and a
+        subscription's changes are read from its audit trail (`receipts_for`)."""
         items = self._query(sync_id)
         header = next((i for i in items if i["itemKey"] == HEADER), None)
         if header is None:
             return None
         receipts = sorted(
-            (receipt_from_item(i["itemKey"].removeprefix(RECEIPT_PREFIX), i) for i in items if i["itemKey"].startswith(RECEIPT_PREFIX)),
+            (
+                receipt_from_item(i["itemKey"].removeprefix(RECEIPT_PREFIX), {k: v for k, v in i.items() if k != "changes"})
+                for i in items
+                if i["itemKey"].startswith(RECEIPT_PREFIX)
+            ),
             key=lambda r: r.subscriptionNumber,
         )
         return SyncJob.model_validate({**_strip_keys(header, "customerKey"), "subscriptions": [r.model_dump() for r in receipts]})
