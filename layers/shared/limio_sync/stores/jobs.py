@@ -166,19 +166,15 @@ class JobStore:
         return SyncJob.model_validate(_strip_keys(header, "customerKey"))
 
     def get(self, sync_id: str) -> SyncJob | None:
-        """The whole job. Each receipt's field-by-field `changes` stay out (a created subscription's are its whole
-        record): the job of a 10,000-subscription customer stays a few MB, within a Lambda response, and a
-        subscription's changes are read from its audit trail (`receipts_for`)."""
+        """The whole job. Each receipt's field-by-field `changes` stay out (see `_query`): the job of a
+        10,000-subscription customer stays a few MB, within a Lambda response, and a subscription's changes are
+        read from its audit trail (`receipts_for`)."""
         items = self._query(sync_id)
         header = next((i for i in items if i["itemKey"] == HEADER), None)
         if header is None:
             return None
         receipts = sorted(
-            (
-                receipt_from_item(i["itemKey"].removeprefix(RECEIPT_PREFIX), {k: v for k, v in i.items() if k != "changes"})
-                for i in items
-                if i["itemKey"].startswith(RECEIPT_PREFIX)
-            ),
+            (receipt_from_item(i["itemKey"].removeprefix(RECEIPT_PREFIX), i) for i in items if i["itemKey"].startswith(RECEIPT_PREFIX)),
             key=lambda r: r.subscriptionNumber,
         )
         return SyncJob.model_validate({**_strip_keys(header, "customerKey"), "subscriptions": [r.model_dump() for r in receipts]})
@@ -388,8 +384,10 @@ class JobStore:
         return [_strip_keys(_plain(item)) for item in page.get("Items", [])]
 
     def _query(self, sync_id: str) -> list[dict]:
+        """The job's items, with what the job and its receipts are made of but not each receipt's `changes`
+        (a created subscription's are its whole record: ten times the rest of its receipt)."""
         items: list[dict] = []
-        kwargs: dict[str, Any] = {"KeyConditionExpression": Key("syncId").eq(sync_id), "ConsistentRead": True}
+        kwargs: dict[str, Any] = {"KeyConditionExpression": Key("syncId").eq(sync_id), "ConsistentRead": True, **_JOB_PROJECTION}
         with aws.store_errors("The job store"):
             while True:
                 page = self._table.query(**kwargs)
@@ -397,6 +395,18 @@ class JobStore:
                 if "LastEvaluatedKey" not in page:
                     return items
                 kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _projection(attributes: set[str]) -> dict[str, Any]:
+    names = {f"#a{i}": name for i, name in enumerate(sorted(attributes))}
+    return {"ProjectionExpression": ", ".join(names), "ExpressionAttributeNames": names}
+
+
+_JOB_PROJECTION = _projection(
+    (set(SyncJob.model_fields) - {"subscriptions"})
+    | (set(SubscriptionResult.model_fields) - {"changes"})
+    | {"syncId", "itemKey", "customerKey", "caughtError"}
+)
 
 
 def _lock_key(customer_key: str) -> str:
