@@ -207,6 +207,14 @@ class Invocation:
     function: str
     wall_seconds: float
     cpu_seconds: float
+    payload_bytes: int = 0  # the larger of its event and its result, as JSON: a state's input or output
+
+
+def _json_bytes(value: Any) -> int:
+    try:
+        return len(json.dumps(value, default=str).encode())
+    except (TypeError, ValueError):
+        return 0
 
 
 class HandlerTimer:
@@ -224,20 +232,23 @@ class HandlerTimer:
         timer = self
 
         def timed(spec: Any, event: Any, invoked_arn: str) -> Any:
-            with timer.running(spec.logical_id):
-                return run(spec, event, invoked_arn)
+            payload = {"bytes": _json_bytes(event)}
+            with timer.running(spec.logical_id, payload):
+                result = run(spec, event, invoked_arn)
+                payload["bytes"] = max(payload["bytes"], _json_bytes(result))
+                return result
 
         self._cloud._run_handler = timed
 
     @contextmanager
-    def running(self, function: str) -> Iterator[None]:
+    def running(self, function: str, payload: dict[str, int] | None = None) -> Iterator[None]:
         previous = current_function()
         _current.function = function
         wall, cpu = time.perf_counter(), time.thread_time()
         try:
             yield
         finally:
-            invocation = Invocation(function, time.perf_counter() - wall, time.thread_time() - cpu)
+            invocation = Invocation(function, time.perf_counter() - wall, time.thread_time() - cpu, (payload or {}).get("bytes", 0))
             _current.function = previous
             with self._lock:
                 self._invocations.append(invocation)
@@ -260,6 +271,7 @@ class HandlerTimer:
                 "wall_ms_mean": round(1000 * sum(r.wall_seconds for r in runs) / len(runs), 2),
                 "cpu_ms_total": round(1000 * sum(r.cpu_seconds for r in runs), 1),
                 "cpu_ms_mean": round(1000 * sum(r.cpu_seconds for r in runs) / len(runs), 2),
+                "largest_payload_bytes": max(r.payload_bytes for r in runs),
             }
             for function, runs in sorted(by_function.items())
         }
@@ -284,8 +296,17 @@ def history_counts(events: list[dict[str, Any]]) -> dict[str, Any]:
         details = event.get("lambdaFunctionScheduledEventDetails")
         if details:
             by_resource[details["resource"].rsplit(":", 1)[-1]] += 1
+    sizes = [
+        len(str(details[key]).encode())
+        for event in events
+        for details in event.values()
+        if isinstance(details, dict)
+        for key in ("input", "output")
+        if details.get(key)
+    ]
     return {
         "events": len(events),
+        "largest_payload_bytes": max(sizes, default=0),
         "state_entered": entered,
         "state_exited": exited,
         "retries": retries,

@@ -37,7 +37,7 @@ def transitions(run: dict[str, Any]) -> dict[str, int]:
     The parent's are in its history (states entered, plus Lambda retries). A distributed Map's children have
     their own histories, which moto does not keep, so they are counted from what ran: one transition per
     child execution started (AWS bills that), plus each child's states — one per SyncSubscription invocation
-    (a retry is another invocation, billed again) and one per failure the Catch recorded with its DynamoDB
+    (a retry is another invocation, billed again) and one per task failure the Catch recorded with its DynamoDB
     putItem integration. With an inline Map the history already holds every iteration's states.
     """
     history = run["history"]
@@ -325,7 +325,7 @@ IDEAL_FORMULA = (
 TRANSITION_DEFINITION = (
     "billed transitions = states entered in the parent execution (…StateEntered events of its history) + Lambda retries "
     "(LambdaFunctionScheduled events beyond one per TaskStateEntered) + for the distributed Map, per child execution: 1 for "
-    "starting it, 1 per SyncSubscription invocation (retries included) and 1 per RecordSubscriptionFailure"
+    "starting it, 1 per SyncSubscription invocation (retries included) and 1 per RecordTaskFailure"
 )
 
 
@@ -355,6 +355,7 @@ def time_table(results: list[dict[str, Any]]) -> str:
     row("  Zuora latency if made one at a time (s)", [seconds(_sequential_zuora_seconds(r)) for r in results])
     row("  ideal: Zuora latency on the critical path (s)", [seconds(ideal_for(r).seconds) for r in results])
     row("  Map, all subscriptions (s)", [seconds(_phase(f, "SyncEachSubscription")) for f in firsts])
+    row("  Map tasks (child executions) × subscriptions each", [_tasks(r) for r in results])
     row("  Map ÷ subscriptions (ms)", [f"{1000 * _phase(f, 'SyncEachSubscription') / r['size']:.0f}" for r, f in zip(results, firsts, strict=True)])
     row("  GatherResults (s)", [seconds(_phase(f, "GatherResults")) for f in firsts])
     row("execution end → LFS sees it (s)", [seconds(f["wall_seconds"] - f["execution_end_seconds"]) for f in firsts])
@@ -364,8 +365,26 @@ def time_table(results: list[dict[str, Any]]) -> str:
     row("GET /syncs/{id}: calls", [f["api_requests"] - 1 for f in firsts])
     row("GET /syncs/{id}: mean / max answer (ms)", [f"{f['api_latency_ms_mean']:.0f} / {f['api_latency_ms_max']:.0f}" for f in firsts])
     row("CPU of the API answering them (s)", [seconds(_cpu_seconds(f, {API_FUNCTION})) for f in firsts])
-    row("RRU read per GET (job + receipts)", [f"{f['dynamodb_api']['read_units'] / max(1, f['api_requests'] - 1):.1f}" for f in firsts])
+    row(
+        "RRU read per GET (header while running; job + receipts at the end)",
+        [f"{f['dynamodb_api']['read_units'] / max(1, f['api_requests'] - 1):.1f}" for f in firsts],
+    )
     return table(["first sync", *[f"{r['size']:,} subs" for r in results]], rows)
+
+
+def _task_count(result: dict[str, Any]) -> int:
+    return sum(m["executions"]["total"] for m in result["first"].get("map_runs", []))
+
+
+def _tasks(result: dict[str, Any]) -> str:
+    tasks = _task_count(result)
+    return f"{tasks} × {math.ceil(result['size'] / tasks)}" if tasks else "–"
+
+
+def _payloads(run: dict[str, Any]) -> str:
+    parent = run["history"].get("largest_payload_bytes")
+    task = run["lambda"].get(SUBSCRIPTION_FUNCTION, {}).get("largest_payload_bytes")
+    return f"{parent:,} / {task:,}" if parent is not None and task is not None else "–"
 
 
 def _mean(run: dict[str, Any], function: str, kind: str) -> str:
@@ -409,6 +428,7 @@ def detail_table(results: list[dict[str, Any]]) -> str:
     for label, key in (("parent", "parent"), ("child executions", "child_executions"), ("child states", "child_states"), ("billed total", "total")):
         rows.append([f"transitions: {label}", *[s["transitions"][key] for s in summaries]])
     rows.append(["transitions per subscription", *[f"{s['transitions']['total'] / s['size']:.2f}" for s in summaries]])
+    rows.append(["largest state input or output, bytes: parent / a Map task (limit 262,144)", *[_payloads(r["first"]) for r in results]])
     functions = sorted({name for s in summaries for name in s["lambda_invocations"]})
     for function in functions:
         rows.append([f"{function} invocations", *[s["lambda_invocations"].get(function, 0) for s in summaries]])
@@ -652,7 +672,7 @@ def render(document: dict[str, Any]) -> str:
         "(the local wall time, inflated by waiting for the shared interpreter, gives an upper bound, below). "
         "Counted: the sync's transitions, the state machine's "
         "invocations, LFS's POST and one final GET; not counted: LFS's other polls (each one more API invocation and "
-        "a read of every receipt so far), S3, Secrets Manager, SSM, X-Ray, CloudWatch.",
+        "one read of the job header), S3, Secrets Manager, SSM, X-Ray, CloudWatch.",
         "",
         cost_summary_table(document["costs"]),
         "",
@@ -666,15 +686,17 @@ def render(document: dict[str, Any]) -> str:
         "",
         "## MapMaxConcurrency",
         "",
-        f"Measured with `MapMaxConcurrency` = {settings['map_max_concurrency']}. The sync tasks read the snapshots "
-        "planning took, not Zuora; only a task whose snapshot is gone re-reads Zuora (subscription, account, "
-        "preview: three sequential calls), so the Map never has more Zuora requests in flight than its "
-        "concurrency. Half of Zuora's limit of 40 leaves the other half to planning and to the tenant's other "
-        "integrations (Zuora asks clients to stay well below the limit, reference §5.3–5.4), and the template "
-        "caps the parameter at 40. Locally the value barely matters (the interpreter, not the Map, is the "
-        "bottleneck); on AWS it sets how many waves of Lambda invocations a customer needs: "
-        f"⌈{big:,} / {settings['map_max_concurrency']}⌉ = {math.ceil(big / settings['map_max_concurrency'])} for "
-        f"{big:,} subscriptions.",
+        f"Measured with `MapMaxConcurrency` = {settings['map_max_concurrency']} (the template's default). The sync "
+        "tasks read the snapshots planning took, not Zuora; only subscriptions without one (no longer listed "
+        "under the customer's accounts, or scheduled retries) are read from Zuora by number (subscription, account, "
+        "preview: three sequential calls, in tasks of at most 10), so the Map never has more Zuora requests in "
+        "flight than its concurrency, and the template caps the parameter at 40, Zuora's default limit (Zuora asks "
+        "clients to stay well below it, reference §5.3–5.4). The parameter also sets how the subscriptions are "
+        "spread: a customer of n subscriptions gets min(n, concurrency) tasks of ⌈n / concurrency⌉ (at most 100), "
+        f"so {big:,} subscriptions make {math.ceil(big / min(100, math.ceil(big / settings['map_max_concurrency'])))} "
+        f"tasks of {min(100, math.ceil(big / settings['map_max_concurrency']))}. On AWS a higher concurrency "
+        "shortens the Map (smaller tasks in parallel) for more Lambda invocations and transitions; locally, "
+        "where one interpreter runs every task, it lengthens it.",
         "",
         "## Local versus AWS",
         "",
@@ -707,32 +729,36 @@ def _target_notes(document: dict[str, Any], by_size: dict[int, dict[str, Any]]) 
         return ["Every target was met in this run."]
     notes = ["Missed targets, and what the measurements say about why:", ""]
     at_100 = by_size.get(100)
-    if at_100 and any("ideal" in t["target"] or "naive" in t["target"] for t in missed):
+    if at_100 and any("ideal" in t["target"] for t in missed):
         first = at_100["first"]
         ideal = ideal_for(at_100)
         planning = _phase(first, "PlanSync")
-        zuora_floor = max(ideal.seconds, _sequential_zuora_seconds(at_100) if first["zuora_peak_in_flight"] <= 1 else ideal.seconds)
         budget = TARGET_RATIO_AT_100 * ideal.seconds
-        waves = math.ceil(100 / at_100["map_max_concurrency"])
-        left = max(budget - zuora_floor, 0)
+        left = max(budget - ideal.seconds, 0)
+        tasks = _task_count(at_100)
         notes.append(
             f"* **Time at 100 subscriptions.** The target allows {seconds(budget)} s. Planning's Zuora round trips "
-            f"take at least {seconds(zuora_floor)} s of it ({first['zuora_total']} calls, at most "
-            f"{first['zuora_peak_in_flight']} in flight; PlanSync took {seconds(planning)} s here, with its snapshot "
-            f"writes), leaving {1000 * left:.0f} ms for everything else: starting the execution, writing the "
-            f"snapshots, {waves} waves of the Map (each a child execution, a Lambda invocation and five sequential "
-            f"AWS calls), GatherResults and LFS's next poll — {1000 * left / waves:.0f} ms per wave if nothing else "
-            "took any time. By our estimate (not measured: there is no AWS here) a warm Lambda invocation with five "
-            "sequential DynamoDB and S3 calls plus a child execution's start is of that order or more, so this "
-            "design is at best at the edge of the target on AWS. Locally, the Map alone took "
-            f"{seconds(_phase(first, 'SyncEachSubscription'))} s ({1000 * _phase(first, 'SyncEachSubscription') / 100:.0f} ms "
-            "per subscription of interpreter time, see below), which is why the measured ratio is far higher."
+            f"take at least {seconds(ideal.seconds)} s of it ({first['zuora_total']} calls on a critical path of "
+            f"{ideal.steps}; PlanSync took {seconds(planning)} s here, with its snapshot writes), leaving "
+            f"{1000 * left:.0f} ms for everything else: starting the execution, one wave of {tasks} Map tasks (each a "
+            "child execution, a Lambda invocation, a snapshot read, a BatchGetItem, a conditional put per created "
+            "or changed subscription, a customer update, a BatchWriteItem of receipts and the progress count), "
+            "GatherResults and LFS's next poll. Locally the Map alone took "
+            f"{seconds(_phase(first, 'SyncEachSubscription'))} s and GatherResults {seconds(_phase(first, 'GatherResults'))} s, "
+            "because every AWS call is botocore serialization plus moto's dispatch in one shared interpreter (see "
+            "[Local versus AWS](#local-versus-aws)). On AWS (an estimate, not a measurement: there is no AWS here) a "
+            "warm child execution and Lambda invocation cost tens of milliseconds and each DynamoDB or S3 call a "
+            "few, so one wave of tasks of 10 is of the order of 100–300 ms and the target is within reach only "
+            "with warm Lambdas and LFS polling as soon as the job ends; LFS's own cadence (`Retry-After`, 2 s) "
+            "is longer than the whole budget."
         )
+    if at_100 and any("naive" in t["target"] for t in missed):
+        planning = _phase(at_100["first"], "PlanSync")
         notes.append(
             f"* **Speedup over the naive loop at 100.** The naive loop spends {seconds(at_100['naive']['seconds'])} s, "
             f"almost all Zuora latency; every Zuora call of the sync happens in PlanSync, which took {seconds(planning)} s, "
-            f"{at_100['naive']['seconds'] / planning:.0f}× less. The measured speedup is the local stack's "
-            "overhead after planning, not Zuora's."
+            f"{at_100['naive']['seconds'] / planning:.0f}× less. The rest of the sync's wall time is the local stack's "
+            "own overhead after planning (the Map and GatherResults above), not Zuora's."
         )
     if any("Zuora calls" in t["target"] for t in missed):
         notes.append("* **Zuora calls.** More calls than the minimum: see the per-route counts below (retries after 429s count too).")
@@ -756,21 +782,22 @@ def _time_notes(results: list[dict[str, Any]], settings: dict[str, Any]) -> list
     sub = first["lambda"].get(SUBSCRIPTION_FUNCTION, {})
     wait_factor = sub.get("wall_ms_mean", 0) / sub["cpu_ms_mean"] if sub.get("cpu_ms_mean") else 0
     return [
-        f"* **The Map dominates** as customers grow: {seconds(_phase(first, 'SyncEachSubscription'))} s of "
-        f"{seconds(first['wall_seconds'])} s at {size:,} subscriptions, "
-        f"{1000 * _phase(first, 'SyncEachSubscription') / size:.0f} ms per subscription. Each SyncSubscription "
-        f"invocation used {sub.get('cpu_ms_mean', 0):.0f} ms of CPU (handler, pydantic, botocore and moto's "
-        f"server side together) but took {sub.get('wall_ms_mean', 0):.0f} ms: {wait_factor:.0f}× its CPU, waiting "
-        "for the one interpreter (the GIL) and moto's process-wide backend lock with the other "
-        f"{settings['map_max_concurrency'] - 1} Map workers and the API. Per subscription, the task makes one "
-        "S3 read, one consistent DynamoDB read, a conditional put, a customer update and a receipt write, and is "
-        "one Lambda invocation and one child execution of the distributed Map, each a round of botocore "
-        "serialization and moto dispatch in the same process.",
-        f"* **Polling is not free here**: at {size:,} subscriptions the API spent {seconds(api_cpu)} s of CPU "
-        f"answering {first['api_requests'] - 1} GETs against {seconds(sync_cpu)} s for the sync's own functions, "
-        "because each GET reads the job header and every receipt written so far. It competes with the sync for "
-        "the interpreter (on AWS it would run in its own Lambdas), and the last GET can only notice the end "
-        f"after the previous one: execution end → seen took {seconds(first['wall_seconds'] - first['execution_end_seconds'])} s.",
+        f"* **The Map is the largest part** as customers grow: {seconds(_phase(first, 'SyncEachSubscription'))} s of "
+        f"{seconds(first['wall_seconds'])} s at {size:,} subscriptions ({_tasks(largest).replace(' × ', ' tasks of ')}), "
+        f"{1000 * _phase(first, 'SyncEachSubscription') / size:.0f} ms per subscription. Each "
+        f"SyncSubscription invocation used {sub.get('cpu_ms_mean', 0):.0f} ms of CPU (handler, pydantic, botocore and "
+        f"moto's server side together) and took {sub.get('wall_ms_mean', 0):.0f} ms, {wait_factor:.1f}× its CPU: the "
+        f"difference is waiting for the one interpreter (the GIL) and moto's DynamoDB lock with the other "
+        f"{settings['map_max_concurrency'] - 1} tasks of the wave. The largest single cost in a task (profiled with "
+        "py-spy at 100 subscriptions) is moto serializing BatchGetItem's answer: whole Limio records, which a "
+        "first sync does not have yet. The second sync, whose subscriptions all exist and are unchanged, spent "
+        f"{seconds(_phase(largest['second'], 'SyncEachSubscription'))} s in the Map against the first's "
+        f"{seconds(_phase(first, 'SyncEachSubscription'))} s.",
+        f"* **Polling is cheap while the job runs**: {first['api_requests'] - 1} GETs cost the API "
+        f"{seconds(api_cpu)} s of CPU (the sync's own functions {seconds(sync_cpu)} s): a poll of a running job reads "
+        "the job header alone; only the poll that finds the job ended reads every receipt, which is the "
+        f"{first['api_latency_ms_last']:.0f} ms the last GET took, and execution end → seen took "
+        f"{seconds(first['wall_seconds'] - first['execution_end_seconds'])} s.",
         _planning_note(largest),
     ]
 
@@ -800,25 +827,23 @@ def _system_limits(results: list[dict[str, Any]], settings: dict[str, Any]) -> l
     size = largest["size"]
     accounts = len(largest["accounts"])
     ideal = ideal_for(largest)
-    per_get = first["dynamodb_api"]["read_units"] / max(1, first["api_requests"] - 1)
     writes = first["dynamodb"]["items_written"]
     customer_writes = writes.get("LimioCustomersTable", 0)
+    tasks = _task_count(largest)
+    concurrency = settings["map_max_concurrency"]
     return [
         _planning_limit(largest, accounts, ideal),
-        f"2. **Every subscription is its own Lambda invocation and its own child execution**, with five "
-        "sequential AWS calls (snapshot read, Limio read, conditional put, customer update, receipt), behind a "
-        f"Map of concurrency {settings['map_max_concurrency']}: {subs(math.ceil(size / settings['map_max_concurrency']), 'wave')} "
-        f"at {subs(size)}, each at least a Lambda invocation plus five AWS round trips. The ideal "
-        "counts this work as free; it is the part of the sync that grows with the customer, after planning.",
-        f"3. **`GET /syncs/{{id}}` reads every receipt on every poll** (`JobStore.get` queries the whole job "
-        f"partition): {per_get:.0f} RRU per GET at {subs(size)}, and its answer time grows with the receipts "
-        f"written so far — {first['api_latency_ms_mean'] / 1000:.1f} s on average here, {first['api_latency_ms_max'] / 1000:.1f} s "
-        "at worst, against Salesforce's default callout timeout of 10 s (anchors §B.3; `lfs_client` waits 10 s, the bench "
-        "120 s). On AWS each poll costs an API invocation and that read; LFS polls every `Retry-After` (2 s) for as "
-        "long as the sync runs.",
-        f"4. **The Limio customer is updated once per created or updated subscription**: {customer_writes:,} "
-        f"UpdateItem calls on the same customer item in the first sync of {size:,} subscriptions (the second sync "
-        "writes none). One update per customer per sync would do.",
+        f"2. **The Map runs one wave of tasks** up to {100 * concurrency:,} subscriptions: planning spreads the "
+        f"customer over `MapMaxConcurrency` = {concurrency} tasks of up to 100 subscriptions each "
+        f"(`limio_sync/batching.py`; {tasks} tasks at {subs(size)}), so the Map's length is one task's, not one "
+        "invocation per subscription. A task's time grows with its subscriptions: one conditional put per "
+        "created or changed subscription, in sequence (the puts of a task could run in parallel threads on AWS, "
+        "where they wait on the network; locally they would not overlap). Past one wave, more waves of full tasks.",
+        f"3. **The job LFS polls is one read while the sync runs**; the poll that finds it ended reads every "
+        f"receipt (without their changes): {first['api_latency_ms_last']:.0f} ms here at {subs(size)}. For a "
+        "customer of tens of thousands of subscriptions, paging the receipts would keep that answer short.",
+        f"4. **The Limio customer is updated once per task** that created or changed its subscriptions: "
+        f"{customer_writes:,} UpdateItem calls in the first sync of {size:,} subscriptions (none in the second).",
         f"5. **Zuora calls are at the minimum**: {first['zuora_total']} made for a minimum of {ideal.total_calls}; "
         "the sync tasks read planning's snapshots instead of calling Zuora again, and no call was throttled "
         f"({first['zuora_throttled']} × 429).",
@@ -833,15 +858,13 @@ def _planning_limit(result: dict[str, Any], accounts: int, ideal: Any) -> str:
             "1. **PlanSync reads the customer's accounts one after another** (`limio_sync/planning.py`, `plan_sync`). "
             f"Evidence: at most 1 Zuora request in flight; at {subs(size)} in {subs(accounts, 'account')}, "
             f"{first['zuora_total']} calls = {seconds(_sequential_zuora_seconds(result))} s of latency in sequence, "
-            f"against an ideal of {seconds(ideal.seconds)} s for the whole sync. Reading the accounts in parallel "
-            "(bounded well below the limit of 40) and the detail alongside the first page would bring planning's "
-            f"Zuora time to about {ideal.steps} round trips."
+            f"against an ideal of {seconds(ideal.seconds)} s for the whole sync."
         )
     return (
         f"1. **Planning is near the Zuora floor**: up to {first['zuora_peak_in_flight']} Zuora requests in flight; at "
         f"{subs(size)} in {subs(accounts, 'account')}, PlanSync took {seconds(_phase(first, 'PlanSync'))} s for "
         f"{first['zuora_total']} calls, whose critical path is {ideal.steps} round trips "
-        f"({seconds(ideal.seconds)} s). What is left of it is writing one snapshot per subscription to S3."
+        f"({seconds(ideal.seconds)} s). What is left of it is writing one snapshot per task to S3."
     )
 
 
@@ -882,30 +905,32 @@ def _cost_notes(cost: dict[str, Any], first: dict[str, Any]) -> list[str]:
     per_sub = created["per_subscription"]
     return [
         f"Step Functions is {100 * created['step_functions_share']:.0f}% of it: {per_sub['transitions']:.2f} "
-        "transitions per subscription (the child execution's start and its task state, plus the parent's few "
-        f"states shared by all). Lambda GB-s use the CPU time measured per invocation; with the local wall times "
-        f"instead (inflated by waiting for the shared interpreter) the total would be {money(created['total_with_local_wall_durations'])}, "
-        f"an upper bound. DynamoDB: {per_sub['write_units']:.1f} WRU per created subscription (the Limio record, "
-        "the customer update, the receipt), 1 per unchanged one (the receipt)."
+        "transitions per subscription (each task's child execution start and task state, shared by its "
+        "subscriptions, plus the parent's few states shared by all). Lambda GB-s use the CPU time measured per "
+        "invocation; with the local wall times instead (inflated by waiting for the shared interpreter) the total "
+        f"would be {money(created['total_with_local_wall_durations'])}, an upper bound. DynamoDB: "
+        f"{per_sub['write_units']:.1f} WRU per created subscription (the Limio record, its receipt, its share of the "
+        "customer update), about 1 per unchanged one (the receipt)."
     ]
 
 
 def _local_vs_aws(results: list[dict[str, Any]]) -> list[str]:
     startup = ", ".join(f"{r['startup_seconds']:.0f} s" for r in results)
+    concurrency = results[-1]["map_max_concurrency"]
     return [
         "* **One interpreter for everything.** moto's Step Functions interpreter, moto's DynamoDB and S3, every "
         "Lambda handler, the API front and the polling client share one Python process: CPU-bound work runs one "
-        "thread at a time (the GIL) and moto takes a process-wide lock on every request. On AWS, each Lambda "
-        "invocation has its own CPU, so the Map's per-subscription time would overlap up to the Map's "
-        "concurrency, and LFS's polls would not slow the sync.",
+        "thread at a time (the GIL) and moto's DynamoDB takes one request at a time. On AWS, each Lambda "
+        "invocation has its own CPU, so the tasks of a wave would overlap, and LFS's polls would not slow the sync.",
         "* **moto's interpreter is slow per state**: every state, every Lambda invoke and every SDK call is a "
-        "botocore serialization plus moto dispatch; a child execution of the distributed Map is a Python thread. "
-        "The per-subscription milliseconds above are mostly this.",
+        "botocore serialization plus moto dispatch (moto also builds a new boto3 client for every Lambda task); a "
+        "child execution of the distributed Map is a Python thread. That is why, locally, fewer and larger tasks "
+        "are faster, while on AWS the spread over the Map's concurrency is what shortens the Map.",
         "* **No cold starts**: the warm-up sync loads every handler before the timed sync, and the process "
         "reuses clients, tokens and the catalog cache across invocations, like warm Lambdas. A cold Lambda adds "
-        "its import time (table above) plus the runtime's start; with 20 new Lambdas starting at once for the "
-        "first wave of a Map, that is paid 20 times in parallel.",
+        f"its import time (table above) plus the runtime's start; with {concurrency} new Lambdas starting at once "
+        f"for the first wave of the Map, that is paid {concurrency} times in parallel.",
         "* **No network**: DynamoDB, S3 and Lambda calls cost no round trip locally (they cost CPU instead); on "
-        "AWS each is a few milliseconds and the five per subscription run in sequence.",
+        "AWS each is a few milliseconds, and a task's run in sequence.",
         f"* **Start-up of the local stack** (moto, tables, state machine, warm-up sync) took {startup} per size, and is not in any number above.",
     ]

@@ -114,8 +114,8 @@ def _sync_batch(sync_id, batch, *, attempt, snapshots, zuora, store, customers, 
     receipts.record_receipts(sync_id, results)
     transient = [result for result in results if result.failed and result.retryable]
     if transient:
-        names = ", ".join(result.subscriptionNumber for result in transient)
-        raise TransientSyncError(f"{names} could not be synced yet: {transient[0].message}", code=transient[0].errorCode)
+        others = f" (and {len(transient) - 1} more of this task)" if len(transient) > 1 else ""
+        raise TransientSyncError(f"{transient[0].message}{others}", code=transient[0].errorCode)
     return results
 
 

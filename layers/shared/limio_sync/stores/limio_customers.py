@@ -37,7 +37,7 @@ class LimioCustomerStore:
                 UpdateExpression=update + " ADD zuoraAccountNumbers :account",
                 ExpressionAttributeNames={"#owner": "owner", "#name": "name"},
                 ExpressionAttributeValues=values,
-                ReturnValues="UPDATED_OLD",
+                ReturnValues="ALL_OLD",
             )
         return "createdAt" not in reply.get("Attributes", {})
 
