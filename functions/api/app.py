@@ -110,7 +110,7 @@ def list_subscriptions(
     responses={
         200: _json_reply("Newest first", api.SubscriptionEvents),
         400: _json_reply("Malformed subscription number", ErrorResponse),
-        404: _json_reply("No sync has recorded this subscription", ErrorResponse),
+        404: _json_reply("No sync has created, changed or failed this subscription in the last 90 days", ErrorResponse),
     },
 )
 def subscription_events(

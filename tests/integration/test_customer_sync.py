@@ -233,3 +233,21 @@ def test_state_payloads_do_not_grow_with_the_customer(service):
     # so a customer of any size stays far below Step Functions' 256 KiB limit.
     assert large["total"] == 15 * small["total"]
     assert large_payload <= small_payload + 64 and large_payload < 2048
+
+
+def job_items(service: LocalSyncService, sync_id: str) -> list[str]:
+    table = service.cloud.template.tables["SyncJobsTable"].name
+    query = {"TableName": table, "KeyConditionExpression": "syncId = :s", "ExpressionAttributeValues": {":s": {"S": sync_id}}}
+    return [item["itemKey"]["S"] for item in service.cloud.client("dynamodb").query(**query)["Items"]]
+
+
+def test_unchanged_subscriptions_cost_no_write_each(service):
+    sync(service, {"salesforceAccountId": LARGE})  # after the tests that need LARGE's first sync
+
+    job = sync(service, {"salesforceAccountId": LARGE})
+
+    assert set(outcomes(job).values()) == {"UNCHANGED"} and len(outcomes(job)) == 45
+    items = job_items(service, job["syncId"])
+    # The job's header and one summary per sync task (45 subscriptions over 10 tasks), no receipt of their own.
+    assert not [key for key in items if key.startswith("SUB#")]
+    assert len([key for key in items if key.startswith("UNCHANGED#")]) == 9 and "JOB" in items

@@ -488,10 +488,10 @@ def test_a_crash_while_syncing_one_subscription_fails_only_that_one_naming_it(se
             raise KeyError("a bug in the sync rules")
         return decide(desired, existing)
 
-    def record_or_crash(store, sync_id, results):
+    def record_or_crash(store, sync_id, results, **task):
         if crashes_recording in {result.subscriptionNumber for result in results}:
             raise RuntimeError("a bug after the sync")
-        return record_receipts(store, sync_id, results)
+        return record_receipts(store, sync_id, results, **task)
 
     monkeypatch.setattr(syncing, "decide", decide_or_crash)
     monkeypatch.setattr(JobStore, "record_receipts", record_or_crash)

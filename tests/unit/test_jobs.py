@@ -106,3 +106,22 @@ def test_every_planned_subscription_gets_exactly_one_receipt_even_when_none_was_
     assert [(r.subscriptionNumber, r.outcome) for r in results] == [("A-S1", "UPDATED"), ("A-S2", "FAILED")]
     [missing] = rewrites
     assert missing.subscriptionNumber == "A-S2" and missing.retryable and "A-S2" in missing.message
+
+
+def test_a_subscription_reports_its_latest_receipt_whether_its_own_or_in_a_tasks_unchanged_summary():
+    from limio_sync.jobs import latest_receipts
+
+    failed_then_unchanged = {"subscriptionNumber": "A-S1", "outcome": "FAILED", "retryable": True, "recordedAt": "2026-11-25T10:00:00.000Z"}
+    updated_after = {"subscriptionNumber": "A-S2", "outcome": "UPDATED", "zuoraVersion": 4, "recordedAt": "2026-11-25T10:05:00.000Z"}
+    summary = {
+        "unchanged": {"A-S1": {"zuoraVersion": 3}, "A-S2": {"zuoraVersion": 3}, "A-S3": {"zuoraVersion": 1}},
+        "recordedAt": "2026-11-25T10:01:00.000Z",
+    }
+
+    latest = latest_receipts([failed_then_unchanged, updated_after], [summary])
+
+    assert {number: (item["outcome"], item.get("zuoraVersion")) for number, item in latest.items()} == {
+        "A-S1": ("UNCHANGED", 3),
+        "A-S2": ("UPDATED", 4),
+        "A-S3": ("UNCHANGED", 1),
+    }

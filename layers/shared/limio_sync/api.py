@@ -192,5 +192,7 @@ class Receipts(Protocol):
 def subscription_events(subscription_number: str, *, jobs: Receipts, limit: int = 100) -> SubscriptionEvents:
     events = [SubscriptionEvent.model_validate(receipt) for receipt in jobs.receipts_for(subscription_number, limit)]
     if not events:
-        raise ApiError(404, "SUBSCRIPTION_NOT_FOUND", f"No sync has recorded subscription {subscription_number}.")
+        raise ApiError(
+            404, "SUBSCRIPTION_NOT_FOUND", f"No sync has created, changed or failed subscription {subscription_number} in the last 90 days."
+        )
     return SubscriptionEvents(subscriptionNumber=subscription_number, events=events)

@@ -65,6 +65,29 @@ def receipt_from_item(subscription_number: str, item: dict) -> SubscriptionResul
     return SubscriptionResult.model_validate({**fields, "subscriptionNumber": subscription_number})
 
 
+def unchanged_items(summary: dict) -> dict[str, dict]:
+    """The receipts a task's one summary item holds for its UNCHANGED subscriptions (see
+    `JobStore.record_receipts`), as receipt items."""
+    recorded_at = summary.get("recordedAt")
+    return {
+        number: {**fields, "subscriptionNumber": number, "outcome": Outcome.UNCHANGED.value, "recordedAt": recorded_at}
+        for number, fields in (summary.get("unchanged") or {}).items()
+    }
+
+
+def latest_receipts(receipt_items: Iterable[dict], unchanged_summaries: Iterable[dict]) -> dict[str, dict]:
+    """Each subscription's latest receipt, by number: its own receipt item or its line in a task's summary of
+    UNCHANGED subscriptions, whichever was recorded last (a retry that found a failed subscription unchanged)."""
+    latest: dict[str, dict] = {}
+    candidates = [*receipt_items, *(item for summary in unchanged_summaries for item in unchanged_items(summary).values())]
+    for item in candidates:
+        number = item["subscriptionNumber"]
+        held = latest.get(number)
+        if held is None or str(item.get("recordedAt") or "") > str(held.get("recordedAt") or ""):
+            latest[number] = item
+    return latest
+
+
 def reconcile(
     planned: Iterable[tuple[str, list[str]]], receipts: dict[str, dict], failed_batches: dict[str, dict]
 ) -> tuple[list[SubscriptionResult], list[SubscriptionResult]]:

@@ -30,8 +30,8 @@ class ZuoraSource(Protocol):
 
 
 class Receipts(Protocol):
-    def record_receipts(self, sync_id: str, results: list[SubscriptionResult]) -> None: ...
-    def receipts_of(self, sync_id: str, numbers: list[str]) -> dict[str, SubscriptionResult]: ...
+    def record_receipts(self, sync_id: str, results: list[SubscriptionResult], *, task: str, attempt: int = 0) -> None: ...
+    def receipts_of(self, sync_id: str, task: str, numbers: list[str]) -> dict[str, SubscriptionResult]: ...
 
 
 class Customers(Protocol):
@@ -94,7 +94,7 @@ def sync_batch(
 def _sync_batch(sync_id, batch, *, attempt, snapshots, zuora, store, customers, receipts, rules, now) -> list[SubscriptionResult]:
     items = batch.items
     if attempt:
-        stored = receipts.receipts_of(sync_id, batch.numbers)
+        stored = receipts.receipts_of(sync_id, batch.batchId, batch.numbers)
         items = [item for item in items if not _stands(stored.get(item.subscriptionNumber))]
     snapshot = snapshots.get(batch.snapshotKey) if batch.snapshotKey else None
     existing = store.get_many([item.subscriptionNumber for item in items])
@@ -111,7 +111,7 @@ def _sync_batch(sync_id, batch, *, attempt, snapshots, zuora, store, customers, 
             records.append(record)
     logger.remove_keys(["subscription_number"])
     _update_customers(records, customers, now())
-    receipts.record_receipts(sync_id, results)
+    receipts.record_receipts(sync_id, results, task=batch.batchId, attempt=attempt)
     transient = [result for result in results if result.failed and result.retryable]
     if transient:
         others = f" (and {len(transient) - 1} more of this task)" if len(transient) > 1 else ""

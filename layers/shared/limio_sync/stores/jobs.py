@@ -12,8 +12,8 @@ from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
 from limio_sync.errors import ErrorCode, TransientSyncError
-from limio_sync.jobs import job_failure_notification, receipt_from_item, summarize
-from limio_sync.models import JobFailure, JobStatus, SubscriptionResult, SyncJob
+from limio_sync.jobs import job_failure_notification, latest_receipts, receipt_from_item, summarize
+from limio_sync.models import JobFailure, JobStatus, Outcome, SubscriptionResult, SyncJob
 from limio_sync.retries import RetryEntry, RetryPolicy
 from limio_sync.stores import aws
 
@@ -21,6 +21,7 @@ HEADER = "JOB"
 RECEIPT_PREFIX = "SUB#"
 RETRY_PREFIX = "RETRY#"
 BATCH_FAILURE_PREFIX = "BATCH#"  # written by the state machine's Catch when a sync task's retries ran out
+UNCHANGED_PREFIX = "UNCHANGED#"  # one item per task attempt: its UNCHANGED subscriptions, so they cost no write each
 BY_SUBSCRIPTION_INDEX = "bySubscription"
 BY_RETRY_DUE_INDEX = "byRetryDue"
 RETRY_QUEUE = "PENDING"
@@ -166,17 +167,15 @@ class JobStore:
         return SyncJob.model_validate(_strip_keys(header, "customerKey"))
 
     def get(self, sync_id: str) -> SyncJob | None:
-        """The whole job. Each receipt's field-by-field `changes` stay out (see `_query`): the job of a
-        10,000-subscription customer stays a few MB, within a Lambda response, and a subscription's changes are
-        read from its audit trail (`receipts_for`)."""
+        """The whole job. Each receipt's field-by-field `changes` stay out (see `_query`), so the job of a
+        10,000-subscription customer stays a few MB, within a Lambda response; a subscription's changes are read
+        from its audit trail (`receipts_for`)."""
         items = self._query(sync_id)
         header = next((i for i in items if i["itemKey"] == HEADER), None)
         if header is None:
             return None
-        receipts = sorted(
-            (receipt_from_item(i["itemKey"].removeprefix(RECEIPT_PREFIX), i) for i in items if i["itemKey"].startswith(RECEIPT_PREFIX)),
-            key=lambda r: r.subscriptionNumber,
-        )
+        latest = _latest(items)
+        receipts = [receipt_from_item(number, latest[number]) for number in sorted(latest)]
         return SyncJob.model_validate({**_strip_keys(header, "customerKey"), "subscriptions": [r.model_dump() for r in receipts]})
 
     def record_plan(self, sync_id: str, total: int) -> None:
@@ -190,11 +189,28 @@ class JobStore:
                 ExpressionAttributeValues={":total": total},
             )
 
-    def record_receipts(self, sync_id: str, results: list[SubscriptionResult]) -> None:
-        """A sync task records its subscriptions' receipts itself, so no state payload carries the results, then
-        adds those that are settled to the running job's `completed` count (a retried task records only what did
-        not settle before, so nothing is counted twice)."""
-        self._put_receipts(sync_id, results)
+    def record_receipts(self, sync_id: str, results: list[SubscriptionResult], *, task: str, attempt: int = 0) -> None:
+        """A sync task records its subscriptions' receipts itself, so no state payload carries the results: one
+        item per created, updated or failed subscription, and one item for all of the task's UNCHANGED ones
+        (per attempt, so a retried task adds to it), so a subscription that did not change costs no write of its
+        own. Then the settled ones are added to the running job's `completed` count (a retried task records
+        only what did not settle before, so nothing is counted twice)."""
+        self._put_receipts(sync_id, [result for result in results if result.outcome is not Outcome.UNCHANGED])
+        unchanged = {
+            result.subscriptionNumber: _without_nones({"zuoraVersion": result.zuoraVersion, "limioId": result.limioId, "message": result.message})
+            for result in results
+            if result.outcome is Outcome.UNCHANGED
+        }
+        if unchanged:
+            summary = {
+                "syncId": sync_id,
+                "itemKey": f"{UNCHANGED_PREFIX}{task}#{attempt}",
+                "unchanged": unchanged,
+                "recordedAt": utc_now(),
+                "expiresAt": _epoch(dt.datetime.now(dt.UTC) + RETENTION),
+            }
+            with aws.store_errors("The job store"):
+                self._table.put_item(Item=summary)
         settled = sum(1 for result in results if result.settled)
         if not settled:
             return
@@ -206,21 +222,22 @@ class JobStore:
                 ExpressionAttributeValues={":settled": settled},
             )
 
-    def receipts_of(self, sync_id: str, numbers: list[str]) -> dict[str, SubscriptionResult]:
-        """The receipts stored so far for some of the job's subscriptions, by number."""
+    def receipts_of(self, sync_id: str, task: str, numbers: list[str]) -> dict[str, SubscriptionResult]:
+        """The latest receipts stored so far for a task's subscriptions, by number (for a retried task)."""
         keys = [{"syncId": sync_id, "itemKey": RECEIPT_PREFIX + number} for number in numbers]
-        items = aws.batch_get(self._table, keys, "The job store") if keys else []
-        return {i["subscriptionNumber"]: receipt_from_item(i["subscriptionNumber"], _plain(i)) for i in items}
+        items = [_plain(i) for i in aws.batch_get(self._table, keys, "The job store")] if keys else []
+        with aws.store_errors("The job store"):
+            summaries = self._table.query(
+                KeyConditionExpression=Key("syncId").eq(sync_id) & Key("itemKey").begins_with(f"{UNCHANGED_PREFIX}{task}#"), ConsistentRead=True
+            ).get("Items", [])
+        latest = latest_receipts(items, [_plain(s) for s in summaries])
+        return {number: receipt_from_item(number, latest[number]) for number in numbers if number in latest}
 
     def stored_results(self, sync_id: str) -> tuple[dict[str, dict], dict[str, dict]]:
-        """The job's receipts by subscription number, and the failures the Map's Catch recorded by task."""
-        receipts, failed_batches = {}, {}
-        for item in self._query(sync_id):
-            if item["itemKey"].startswith(RECEIPT_PREFIX):
-                receipts[item["itemKey"].removeprefix(RECEIPT_PREFIX)] = item
-            elif item["itemKey"].startswith(BATCH_FAILURE_PREFIX):
-                failed_batches[item["itemKey"].removeprefix(BATCH_FAILURE_PREFIX)] = item
-        return receipts, failed_batches
+        """The job's latest receipts by subscription number, and the failures the Map's Catch recorded by task."""
+        items = self._query(sync_id)
+        failed_batches = {i["itemKey"].removeprefix(BATCH_FAILURE_PREFIX): i for i in items if i["itemKey"].startswith(BATCH_FAILURE_PREFIX)}
+        return _latest(items), failed_batches
 
     def _put_receipts(self, sync_id: str, results: list[SubscriptionResult]) -> None:
         recorded_at = utc_now()
@@ -385,7 +402,7 @@ class JobStore:
 
     def _query(self, sync_id: str) -> list[dict]:
         """The job's items, with what the job and its receipts are made of but not each receipt's `changes`
-        (a created subscription's are its whole record: ten times the rest of its receipt)."""
+        (field by field, before and after: they are for the audit trail, not for the job)."""
         items: list[dict] = []
         kwargs: dict[str, Any] = {"KeyConditionExpression": Key("syncId").eq(sync_id), "ConsistentRead": True, **_JOB_PROJECTION}
         with aws.store_errors("The job store"):
@@ -397,6 +414,11 @@ class JobStore:
                 kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
+def _latest(items: list[dict]) -> dict[str, dict]:
+    receipts = [i for i in items if i["itemKey"].startswith(RECEIPT_PREFIX)]
+    return latest_receipts(receipts, [i for i in items if i["itemKey"].startswith(UNCHANGED_PREFIX)])
+
+
 def _projection(attributes: set[str]) -> dict[str, Any]:
     names = {f"#a{i}": name for i, name in enumerate(sorted(attributes))}
     return {"ProjectionExpression": ", ".join(names), "ExpressionAttributeNames": names}
@@ -405,7 +427,7 @@ def _projection(attributes: set[str]) -> dict[str, Any]:
 _JOB_PROJECTION = _projection(
     (set(SyncJob.model_fields) - {"subscriptions"})
     | (set(SubscriptionResult.model_fields) - {"changes"})
-    | {"syncId", "itemKey", "customerKey", "caughtError"}
+    | {"syncId", "itemKey", "customerKey", "caughtError", "unchanged", "recordedAt"}
 )
 
 
