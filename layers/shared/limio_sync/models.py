@@ -144,7 +144,6 @@ class SyncJob(_Model):
     startedAt: str
     finishedAt: str | None = None
     total: int = 0
-    completed: int = Field(default=0, description="Subscriptions with a final outcome so far; equals total once the job has ended")
     counts: dict[str, int] = Field(default_factory=dict)
     subscriptions: list[SubscriptionResult] = Field(
         default_factory=list,

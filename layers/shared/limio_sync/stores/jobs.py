@@ -193,8 +193,7 @@ class JobStore:
         """A sync task records its subscriptions' receipts itself, so no state payload carries the results: one
         item per created, updated or failed subscription, and one item for all of the task's UNCHANGED ones
         (per attempt, so a retried task adds to it), so a subscription that did not change costs no write of its
-        own. Then the settled ones are added to the running job's `completed` count (a retried task records
-        only what did not settle before, so nothing is counted twice)."""
+        own."""
         self._put_receipts(sync_id, [result for result in results if result.outcome is not Outcome.UNCHANGED])
         unchanged = {
             result.subscriptionNumber: _without_nones({"zuoraVersion": result.zuoraVersion, "limioId": result.limioId, "message": result.message})
@@ -211,16 +210,6 @@ class JobStore:
             }
             with aws.store_errors("The job store"):
                 self._table.put_item(Item=summary)
-        settled = sum(1 for result in results if result.settled)
-        if not settled:
-            return
-        with aws.store_errors("The job store"), _ignore_condition_failure():
-            self._table.update_item(
-                Key={"syncId": sync_id, "itemKey": HEADER},
-                UpdateExpression="ADD completed :settled",
-                ConditionExpression=Attr("status").eq(JobStatus.RUNNING.value),
-                ExpressionAttributeValues={":settled": settled},
-            )
 
     def receipts_of(self, sync_id: str, task: str, numbers: list[str]) -> dict[str, SubscriptionResult]:
         """The latest receipts stored so far for a task's subscriptions, by number (for a retried task)."""
@@ -267,7 +256,7 @@ class JobStore:
                 header = self._table.update_item(
                     Key={"syncId": sync_id, "itemKey": HEADER},
                     UpdateExpression=(
-                        "SET #status = :status, #total = :total, completed = :total, counts = :counts, failedSubscriptions = :failed, "
+                        "SET #status = :status, #total = :total, counts = :counts, failedSubscriptions = :failed, "
                         "notification = :notification, finishedAt = :finished REMOVE #error"
                     ),
                     ConditionExpression=Attr("syncId").exists(),
