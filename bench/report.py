@@ -745,7 +745,7 @@ def _target_notes(document: dict[str, Any], by_size: dict[int, dict[str, Any]]) 
             f"{ideal.steps}; PlanSync took {seconds(planning)} s here, with its snapshot writes), leaving "
             f"{1000 * left:.0f} ms for everything else: starting the execution, one wave of {tasks} Map tasks (each a "
             "child execution, a Lambda invocation, a snapshot read, a BatchGetItem, a conditional put per created "
-            "or changed subscription, a customer update, a BatchWriteItem of receipts and the progress count), "
+            "or changed subscription, a customer update and a BatchWriteItem of receipts), "
             "GatherResults and LFS's next poll. Locally the Map alone took "
             f"{seconds(_phase(first, 'SyncEachSubscription'))} s and GatherResults {seconds(_phase(first, 'GatherResults'))} s, "
             "because every AWS call is botocore serialization plus moto's dispatch in one shared interpreter (see "

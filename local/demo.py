@@ -1,7 +1,7 @@
 """`make demo`: start everything locally and press LFS's Sync button for the demo customer.
 
 Starts the Zuora emulator with the demo tenant, the SAM application on moto and the API on localhost,
-then does what LFS does: POST /syncs, poll GET /syncs/{id} with visible progress, and show the customer's
+then does what LFS does: POST /syncs, poll GET /syncs/{id} showing its status, and show the customer's
 subscriptions as Limio now holds them together with the notification LFS would display.
 """
 
@@ -26,8 +26,11 @@ def demo_customer(tenant_path: Path) -> dict:
 
 
 def show_progress(job: dict, elapsed: float) -> None:
-    total = job.get("total") or "?"
-    print(f"  {elapsed:5.1f}s  {job['status']:<16} synced {len(job['subscriptions'])} of {total} subscriptions", flush=True)
+    if job["status"] == "RUNNING":
+        doing = f"syncing {job['total']} subscriptions" if job.get("total") else "finding the customer's subscriptions in Zuora"
+    else:
+        doing = f"synced {len(job['subscriptions'])} of {job['total']} subscriptions"
+    print(f"  {elapsed:5.1f}s  {job['status']:<16} {doing}", flush=True)
 
 
 def print_subscriptions(records: list[dict]) -> None:

@@ -208,7 +208,7 @@ def test_targets_say_which_were_met_and_which_were_missed():
     assert checks["100 subscriptions within 1.5× the ideal"] is False  # 2.0 / 0.75 = 2.67×
     assert checks["100 subscriptions ≥ 10× faster than the naive loop"] is True
     assert checks["Zuora calls ≤ 1.1× the minimum"] is False  # 60 / 52
-    assert checks["0 Limio subscription-table writes when nothing changed"] is False
+    assert checks["unchanged subscriptions cost no DynamoDB write (a sync in which nothing changed)"] is False
 
 
 def test_summary_table_has_a_row_per_size_and_marks_extrapolated_naive_times():
