@@ -17,6 +17,7 @@ import json
 import math
 import threading
 import time
+import tracemalloc
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -208,6 +209,7 @@ class Invocation:
     wall_seconds: float
     cpu_seconds: float
     payload_bytes: int = 0  # the larger of its event and its result, as JSON: a state's input or output
+    peak_alloc_bytes: int | None = None  # tracemalloc's peak during the invocation, for the functions traced
 
 
 def _json_bytes(value: Any) -> int:
@@ -226,6 +228,7 @@ class HandlerTimer:
         self._cloud = cloud
         self._lock = threading.Lock()
         self._invocations: list[Invocation] = []
+        self.trace_memory_of: frozenset[str] = frozenset()
 
     def install(self) -> None:
         run = self._cloud._run_handler
@@ -244,11 +247,19 @@ class HandlerTimer:
     def running(self, function: str, payload: dict[str, int] | None = None) -> Iterator[None]:
         previous = current_function()
         _current.function = function
+        traced = function in self.trace_memory_of and not tracemalloc.is_tracing()
+        if traced:
+            tracemalloc.start()
         wall, cpu = time.perf_counter(), time.thread_time()
         try:
             yield
         finally:
-            invocation = Invocation(function, time.perf_counter() - wall, time.thread_time() - cpu, (payload or {}).get("bytes", 0))
+            elapsed, cpu_used = time.perf_counter() - wall, time.thread_time() - cpu
+            peak = None
+            if traced:
+                peak = tracemalloc.get_traced_memory()[1]
+                tracemalloc.stop()
+            invocation = Invocation(function, elapsed, cpu_used, (payload or {}).get("bytes", 0), peak)
             _current.function = previous
             with self._lock:
                 self._invocations.append(invocation)
@@ -272,6 +283,7 @@ class HandlerTimer:
                 "cpu_ms_total": round(1000 * sum(r.cpu_seconds for r in runs), 1),
                 "cpu_ms_mean": round(1000 * sum(r.cpu_seconds for r in runs) / len(runs), 2),
                 "largest_payload_bytes": max(r.payload_bytes for r in runs),
+                "peak_alloc_mib": max((round(r.peak_alloc_bytes / 2**20, 1) for r in runs if r.peak_alloc_bytes is not None), default=None),
             }
             for function, runs in sorted(by_function.items())
         }

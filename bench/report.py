@@ -384,6 +384,11 @@ def _tasks(result: dict[str, Any]) -> str:
     return f"{tasks} × {math.ceil(result['size'] / tasks)}" if tasks else "–"
 
 
+def _function_memory(run: dict[str, Any]) -> str:
+    peaks = [run["lambda"].get(name, {}).get("peak_alloc_mib") for name in ("PlanSyncFunction", "GatherResultsFunction", SUBSCRIPTION_FUNCTION)]
+    return " / ".join(f"{peak:g}" for peak in peaks) if all(peak is not None for peak in peaks) else "–"
+
+
 def _payloads(run: dict[str, Any]) -> str:
     parent = run["history"].get("largest_payload_bytes")
     task = run["lambda"].get(SUBSCRIPTION_FUNCTION, {}).get("largest_payload_bytes")
@@ -440,6 +445,12 @@ def detail_table(results: list[dict[str, Any]]) -> str:
     rows.append(["2nd sync, click → terminal (s), polled every Retry-After", *[seconds(s["second_wall_seconds"]) for s in summaries]])
     rows.append(["peak RSS after 1st sync (MiB)", *[f"{s['peak_rss_mib']:.0f}" for s in summaries]])
     rows.append(["peak RSS growth during 1st sync (MiB)", *[f"{s['peak_rss_delta_mib']:.0f}" for s in summaries]])
+    rows.append(
+        [
+            "peak Python allocations of one invocation, MiB (2nd sync, upper bound): PlanSync / GatherResults / a sync task",
+            *[_function_memory(r["second"]) for r in results],
+        ]
+    )
     return table(["", *[f"{s['size']:,} subs" for s in summaries]], rows)
 
 
@@ -556,7 +567,13 @@ def render(document: dict[str, Any]) -> str:
         "*Limio writes, 2nd sync*: items written to the Limio subscription table by a sync in which nothing changed "
         "(all tables in brackets). *transitions*: billed state transitions, [defined below](#state-transitions). "
         "*peak RSS*: `resource.getrusage(RUSAGE_SELF).ru_maxrss` of the measuring process after the first sync, and its "
-        "growth during that sync (the delta of `ru_maxrss`; not tracemalloc, which would slow the run).",
+        "growth during that sync (the delta of `ru_maxrss`; not tracemalloc, which would slow the run): the whole "
+        "local stack, moto's copies of every record, receipt and snapshot included. What one function needs is in "
+        "[Counts per size](#counts-per-size): the peak of Python allocations (tracemalloc) during one invocation of "
+        "the functions that hold the whole customer (PlanSync: every subscription's Zuora data; GatherResults: every "
+        "receipt) and of a sync task (at most 100 subscriptions), traced in the second sync, which is not timed; an "
+        "upper bound, as whatever runs at the same time in the process (LFS's polls, the other tasks of the wave) "
+        "is counted too.",
         "",
         "### Targets of the performance issue",
         "",
