@@ -53,7 +53,10 @@ REQUIREMENTS = (
     Requirement(
         "requests", "the Zuora credentials secret: only the Zuora client uses requests", frozenset({"AWSSecretsManagerGetSecretValuePolicy"})
     ),
-    Requirement("limio_sync.zuora", "the Zuora credentials secret", frozenset({"AWSSecretsManagerGetSecretValuePolicy"})),
+    # The Zuora client and its token cache talk to Zuora; limio_sync.zuora's models and parsing are pure (the
+    # sync rules, and so the API's views, read parsed Zuora data).
+    Requirement("limio_sync.zuora.client", "the Zuora credentials secret", frozenset({"AWSSecretsManagerGetSecretValuePolicy"})),
+    Requirement("limio_sync.zuora.token_cache", "the Zuora credentials secret", frozenset({"AWSSecretsManagerGetSecretValuePolicy"})),
     Requirement(
         "aws_lambda_powertools.utilities.parameters",
         "Secrets Manager or SSM access",

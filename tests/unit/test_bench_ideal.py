@@ -262,3 +262,12 @@ def test_an_import_the_template_gives_no_way_to_use_is_flagged():
 
     assert flags == ["requests (needs the Zuora credentials secret: only the Zuora client uses requests)"]
     assert unusable_imports(loaded, policies={"AWSSecretsManagerGetSecretValuePolicy"}, event_types={"Api"}) == []
+
+
+def test_zuoras_pure_models_are_usable_anywhere_but_its_client_needs_the_secret():
+    parsing = {"app", "limio_sync.zuora", "limio_sync.zuora.subscription", "limio_sync.zuora.models"}
+
+    assert unusable_imports(parsing, policies={"DynamoDBCrudPolicy"}, event_types={"Api"}) == []
+    assert unusable_imports(parsing | {"limio_sync.zuora.client"}, policies={"DynamoDBCrudPolicy"}, event_types={"Api"}) == [
+        "limio_sync.zuora.client (needs the Zuora credentials secret)"
+    ]
