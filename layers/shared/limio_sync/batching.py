@@ -4,7 +4,8 @@ One task per subscription costs a child execution and a Lambda invocation each, 
 writes that batches well (one snapshot read, one BatchGetItem of the Limio records, one BatchWriteItem of the
 receipts). So the subscriptions are spread over the Map's concurrency: a customer small enough gets one task
 per subscription; a larger one gets one wave of tasks of several subscriptions each; past
-MAX_PER_TASK × concurrency, more waves of full tasks.
+MAX_PER_TASK × concurrency, more waves of full tasks. Planning cuts each Zuora account on its own, with its
+share of the concurrency, so it can let go of an account's data once its tasks are written.
 """
 
 from __future__ import annotations

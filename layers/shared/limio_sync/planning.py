@@ -1,6 +1,6 @@
 """Planning a customer sync: find the customer's Zuora accounts, read each account once (its details, every
-page of its subscriptions, one billing preview), cut the subscriptions into the Map's tasks and keep one
-snapshot per task so the tasks need not call Zuora again. Subscriptions Limio holds for the customer that
+page of its subscriptions, one billing preview), cut each account's subscriptions into the Map's tasks and
+keep one snapshot per task so the tasks need not call Zuora again. Subscriptions Limio holds for the customer that
 Zuora no longer lists under these accounts (an owner transfer, say) are planned too, without a snapshot:
 their task reads them from Zuora by number."""
 
@@ -10,10 +10,11 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any, Protocol
 
 from limio_sync import ids
-from limio_sync.batching import plan_batches
+from limio_sync.batching import batch_size, chunks, plan_batches
 from limio_sync.errors import CustomerNotFound
 from limio_sync.models import CustomerRef, ItemsLocation, SyncBatch, SyncItem, SyncPlan
 from limio_sync.observability import logger
@@ -111,47 +112,89 @@ def plan_sync(
     page_size: int = 40,
     evergreen_horizon_days: int = 365,
 ) -> SyncPlan:
+    """Each account is read, cut into tasks and snapshotted on its own, then let go: planning holds at most
+    ACCOUNT_READERS accounts' Zuora data at a time, whatever the customer's size. The Map's concurrency is
+    shared between the accounts, so the customer's tasks still make about one wave."""
     resolved = resolve_accounts(customer, zuora)
     accounts = [account for account, _ in resolved]
-    with ThreadPoolExecutor(max_workers=ACCOUNT_READERS) as readers:
-        reads = [
-            readers.submit(
-                read_account, zuora, account.accountNumber, known, page_size=page_size, today=today, evergreen_horizon_days=evergreen_horizon_days
-            )
-            for account, known in resolved
-        ]
-        account_data = [read.result() for read in reads]
-    listed: list[SyncItem] = []
-    details: dict[str, dict] = {}
-    snapshot_of: dict[str, dict] = {}
-    for account, (detail, subscriptions, invoice_items) in zip(accounts, account_data, strict=True):
-        details[account.accountNumber] = detail
-        crm_id = account.crmId or customer.salesforceAccountId
-        for raw in subscriptions:
-            number = raw.get("subscriptionNumber")
-            if not number or number in snapshot_of:
-                continue
-            snapshot_of[number] = {"subscription": raw, "invoiceItems": invoice_items.get(number, [])}
-            listed.append(SyncItem(subscriptionNumber=number, accountNumber=account.accountNumber, salesforceAccountId=crm_id))
-    gone = _gone_from_accounts(accounts, customer, limio, set(snapshot_of))
-    snapshotted, from_zuora = plan_batches(listed, gone, concurrency)
-    batches = [SyncBatch(batchId=f"zuora-{i:04d}", items=chunk) for i, chunk in enumerate(from_zuora)]
-    with ThreadPoolExecutor(max_workers=SNAPSHOT_WRITERS) as writers:
-        writes = []
-        for i, chunk in enumerate(snapshotted):
-            batch_id = f"plan-{i:04d}"
-            snapshot = {
-                "accounts": {a: details[a] for a in sorted({item.accountNumber for item in chunk if item.accountNumber})},
-                "subscriptions": {item.subscriptionNumber: snapshot_of[item.subscriptionNumber] for item in chunk},
-            }
-            writes.append((batch_id, chunk, writers.submit(snapshots.put, sync_id, batch_id, snapshot)))
-        batches[:0] = [SyncBatch(batchId=batch_id, items=chunk, snapshotKey=write.result()) for batch_id, chunk, write in writes]
+    share = max(1, concurrency // len(resolved))
+    plan_one = partial(
+        _plan_account,
+        sync_id,
+        customer,
+        zuora,
+        snapshots,
+        share=share,
+        page_size=page_size,
+        today=today,
+        evergreen_horizon_days=evergreen_horizon_days,
+    )
+    with ThreadPoolExecutor(max_workers=ACCOUNT_READERS) as readers, ThreadPoolExecutor(max_workers=SNAPSHOT_WRITERS) as writers:
+        planned = list(readers.map(lambda args: plan_one(*args, writers=writers), enumerate(resolved)))
+    batches = _without_repeats([batch for account_batches in planned for batch in account_batches])
+    listed = {number for batch in batches for number in batch.numbers}
+    gone = _gone_from_accounts(accounts, customer, limio, listed)
+    _, from_zuora = plan_batches([], gone, concurrency)
+    batches += [SyncBatch(batchId=f"zuora-{i:04d}", items=chunk) for i, chunk in enumerate(from_zuora)]
     total = len(listed) + len(gone)
     logger.info("Planned customer sync", extra={"accounts": [a.accountNumber for a in accounts], "subscriptions": total, "tasks": len(batches)})
     location = item_lists.put(sync_id, "items", [batch.model_dump(exclude_none=True) for batch in batches])
     return SyncPlan(
         syncId=sync_id, customer=customer, accountNumbers=[a.accountNumber for a in accounts], total=total, items=ItemsLocation(**location)
     )
+
+
+def _plan_account(
+    sync_id: str,
+    customer: CustomerRef,
+    zuora: ZuoraReader,
+    snapshots: Snapshots,
+    index: int,
+    resolved: tuple[ZuoraAccountRef, dict | None],
+    *,
+    writers: ThreadPoolExecutor,
+    share: int,
+    page_size: int,
+    today: dt.date,
+    evergreen_horizon_days: int,
+) -> list[SyncBatch]:
+    """One account's tasks, their snapshots written: its `share` of the Map's concurrency, each task at most
+    MAX_PER_TASK subscriptions of this account."""
+    account, known = resolved
+    number_of = account.accountNumber
+    detail, subscriptions, invoice_items = read_account(
+        zuora, number_of, known, page_size=page_size, today=today, evergreen_horizon_days=evergreen_horizon_days
+    )
+    crm_id = account.crmId or customer.salesforceAccountId
+    raw_by_number = {raw["subscriptionNumber"]: raw for raw in subscriptions if raw.get("subscriptionNumber")}
+    items = [SyncItem(subscriptionNumber=number, accountNumber=number_of, salesforceAccountId=crm_id) for number in raw_by_number]
+    writes = []
+    for j, chunk in enumerate(chunks(items, batch_size(len(items), share))):
+        batch_id = f"plan-{index:04d}-{j:03d}"
+        snapshot = {
+            "accounts": {number_of: detail},
+            "subscriptions": {
+                item.subscriptionNumber: {
+                    "subscription": raw_by_number[item.subscriptionNumber],
+                    "invoiceItems": invoice_items.get(item.subscriptionNumber, []),
+                }
+                for item in chunk
+            },
+        }
+        writes.append((batch_id, chunk, writers.submit(snapshots.put, sync_id, batch_id, snapshot)))
+    return [SyncBatch(batchId=batch_id, items=chunk, snapshotKey=write.result()) for batch_id, chunk, write in writes]
+
+
+def _without_repeats(batches: list[SyncBatch]) -> list[SyncBatch]:
+    """A subscription listed under two accounts (Zuora should never do it) is synced once, by its first task."""
+    seen: set[str] = set()
+    kept = []
+    for batch in batches:
+        items = [item for item in batch.items if item.subscriptionNumber not in seen]
+        seen.update(item.subscriptionNumber for item in items)
+        if items:
+            kept.append(batch if len(items) == len(batch.items) else batch.model_copy(update={"items": items}))
+    return kept
 
 
 def _gone_from_accounts(accounts: list[ZuoraAccountRef], customer: CustomerRef, limio: CustomerSubscriptions, listed: set[str]) -> list[SyncItem]:
