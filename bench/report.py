@@ -386,7 +386,7 @@ def _tasks(result: dict[str, Any]) -> str:
 
 def _function_memory(run: dict[str, Any]) -> str:
     peaks = [run["lambda"].get(name, {}).get("peak_alloc_mib") for name in ("PlanSyncFunction", "GatherResultsFunction", SUBSCRIPTION_FUNCTION)]
-    return " / ".join(f"{peak:g}" for peak in peaks) if all(peak is not None for peak in peaks) else "–"
+    return " / ".join("–" if peak is None else f"{peak:g}" for peak in peaks)
 
 
 def _payloads(run: dict[str, Any]) -> str:
@@ -571,7 +571,8 @@ def render(document: dict[str, Any]) -> str:
         "local stack, moto's copies of every record, receipt and snapshot included. What one function needs is in "
         "[Counts per size](#counts-per-size): the peak of Python allocations (tracemalloc) during one invocation of "
         "the functions that hold the whole customer (PlanSync: every subscription's Zuora data; GatherResults: every "
-        "receipt) and of a sync task (at most 100 subscriptions), traced in the second sync, which is not timed; an "
+        "receipt) and of a sync task (at most 100 subscriptions; not traced past 1,000 subscriptions, where tracing "
+        "every task would take half an hour here), traced in the second sync, which is not timed; an "
         "upper bound, as whatever runs at the same time in the process (LFS's polls, the other tasks of the wave) "
         "is counted too.",
         "",
