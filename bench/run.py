@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> None:
         bench_seconds=round(time.monotonic() - began, 1),
     )
     args.json.write_text(json.dumps(document, indent=2) + "\n")
-    args.out.write_text(report.render(document))
+    args.out.write_text(_linked_to(report.render(document), args.json))
     print(report.summary_table(document["summaries"]))
     print(f"bench: wrote {args.out} and {args.json} in {document['bench_seconds']:.0f} s; size logs in {log_dir}", file=sys.stderr)
 
@@ -170,7 +170,12 @@ def rerender(json_path: Path, markdown_path: Path) -> None:
         bench_seconds=stored["bench_seconds"],
     )
     json_path.write_text(json.dumps(document, indent=2) + "\n")
-    markdown_path.write_text(report.render(document))
+    markdown_path.write_text(_linked_to(report.render(document), json_path))
+
+
+def _linked_to(markdown: str, json_path: Path) -> str:
+    """The report links the JSON file it was written with (make bench-10k writes benchmarks-10k.json)."""
+    return markdown.replace("[benchmarks.json](benchmarks.json)", f"[{json_path.name}]({json_path.name})")
 
 
 if __name__ == "__main__":

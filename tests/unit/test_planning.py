@@ -71,3 +71,52 @@ def test_each_task_holds_one_accounts_subscriptions_and_their_snapshot():
     assert snapshots.objects[tasks[0]["snapshotKey"]]["subscriptions"]["A001-S000"]["invoiceItems"] == [
         {"subscriptionNumber": "A001-S000", "amount": 1}
     ]
+
+
+class BulkyZuora(FakeZuora):
+    """Accounts of 50 subscriptions, each with a 20 KB billing preview: 1 MB of Zuora data per account."""
+
+    def __init__(self, accounts: int):
+        self.numbers = [f"B{i:05d}" for i in range(accounts)]
+
+    def find_accounts_by_crm_id(self, crm_id):
+        return [ZuoraAccountRef(id=f"id-{n}", accountNumber=n, name=n, status="Active", crmId=crm_id) for n in self.numbers]
+
+    def iter_subscription_pages(self, account_key, page_size=40):
+        yield [{"subscriptionNumber": f"{account_key}-S{i:03d}", "termType": "EVERGREEN"} for i in range(50)]
+
+    def preview_billing(self, account_key, target_date):
+        return [{"subscriptionNumber": f"{account_key}-S{i:03d}", "description": "x" * 20_000} for i in range(50)]
+
+
+class Discarding:
+    def put(self, sync_id, name, content):
+        return f"syncs/{sync_id}/{name}.json" if isinstance(content, dict) else {"bucket": "work", "key": name}
+
+
+def planning_peak_bytes(accounts: int) -> int:
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        plan_sync(
+            "sync-" + "0" * 32,
+            CustomerRef(salesforceAccountId=CRM_ID),
+            BulkyZuora(accounts),
+            Discarding(),
+            NoLimioRecords(),
+            Discarding(),
+            today=dt.date(2026, 11, 25),
+            concurrency=10,
+        )
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_planning_holds_a_few_accounts_at_a_time_however_many_the_customer_has():
+    few, many = planning_peak_bytes(4), planning_peak_bytes(40)
+
+    # 40 accounts are 40 MB of Zuora data; planning holds at most ACCOUNT_READERS (4) of them at once.
+    assert few > 2_000_000  # the measure sees the accounts' data at all
+    assert many < 2 * few, (few, many)
