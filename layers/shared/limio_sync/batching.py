@@ -14,6 +14,8 @@ import math
 from collections.abc import Sequence
 from typing import TypeVar
 
+from limio_sync.models import SyncBatch, SyncItem
+
 # BatchGetItem reads at most 100 keys per call, so one task reads every Limio record it needs at once.
 MAX_PER_TASK = 100
 # A subscription without a snapshot costs its task three sequential Zuora calls; keep such tasks short.
@@ -35,3 +37,10 @@ def plan_batches(with_snapshots: Sequence[T], from_zuora: Sequence[T], concurren
     """The tasks of a run: subscriptions planning snapshotted, and those the task reads from Zuora by number."""
     size = batch_size(len(with_snapshots) + len(from_zuora), concurrency)
     return chunks(with_snapshots, size), chunks(from_zuora, min(size, MAX_ZUORA_READS_PER_TASK))
+
+
+def tasks_reading_zuora(prefix: str, items: Sequence[SyncItem], concurrency: int) -> list[SyncBatch]:
+    """The tasks of subscriptions without a snapshot (no longer listed under the customer's accounts, or
+    scheduled retries): each task reads its subscriptions from Zuora by number."""
+    _, chunked = plan_batches([], items, concurrency)
+    return [SyncBatch(batchId=f"{prefix}-{i:04d}", items=chunk) for i, chunk in enumerate(chunked)]

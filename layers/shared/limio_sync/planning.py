@@ -14,7 +14,7 @@ from functools import partial
 from typing import Any, Protocol
 
 from limio_sync import ids
-from limio_sync.batching import batch_size, chunks, plan_batches
+from limio_sync.batching import batch_size, chunks, tasks_reading_zuora
 from limio_sync.errors import CustomerNotFound
 from limio_sync.models import CustomerRef, ItemsLocation, SyncBatch, SyncItem, SyncPlan
 from limio_sync.observability import logger
@@ -134,8 +134,7 @@ def plan_sync(
     batches = _without_repeats([batch for account_batches in planned for batch in account_batches])
     listed = {number for batch in batches for number in batch.numbers}
     gone = _gone_from_accounts(accounts, customer, limio, listed)
-    _, from_zuora = plan_batches([], gone, concurrency)
-    batches += [SyncBatch(batchId=f"zuora-{i:04d}", items=chunk) for i, chunk in enumerate(from_zuora)]
+    batches += tasks_reading_zuora("zuora", gone, concurrency)
     total = len(listed) + len(gone)
     logger.info("Planned customer sync", extra={"accounts": [a.accountNumber for a in accounts], "subscriptions": total, "tasks": len(batches)})
     location = item_lists.put(sync_id, "items", [batch.model_dump(exclude_none=True) for batch in batches])

@@ -8,8 +8,8 @@ import json
 from collections import defaultdict
 from typing import Protocol
 
-from limio_sync.batching import plan_batches
-from limio_sync.models import SyncBatch, SyncItem, SyncJob
+from limio_sync.batching import tasks_reading_zuora
+from limio_sync.models import SyncItem, SyncJob
 from limio_sync.observability import logger
 from limio_sync.retries import RetryEntry
 
@@ -59,8 +59,8 @@ def start_due_retries(
         name = retry_execution_name(sync_id, now)
         run = name.removeprefix(sync_id + "-")
         # Retried subscriptions are read from Zuora by number (the first run's snapshots may be stale).
-        _, chunks = plan_batches([], [SyncItem(subscriptionNumber=e.subscriptionNumber) for e in claimed], concurrency)
-        batches = [SyncBatch(batchId=f"{run}-{i:04d}", items=chunk).model_dump(exclude_none=True) for i, chunk in enumerate(chunks)]
+        tasks = tasks_reading_zuora(run, [SyncItem(subscriptionNumber=e.subscriptionNumber) for e in claimed], concurrency)
+        batches = [task.model_dump(exclude_none=True) for task in tasks]
         execution_input = {
             "syncId": sync_id,
             "customer": claimed[0].customer.model_dump(exclude_none=True),

@@ -75,56 +75,41 @@ def sync_batch(
     transient reason, a TransientSyncError is raised after the receipts are recorded, for the state machine to
     retry the task (after its retries, the receipts say why)."""
     try:
-        return _sync_batch(
-            sync_id,
-            batch,
-            attempt=attempt,
-            snapshots=snapshots,
-            zuora=zuora,
-            store=store,
-            customers=customers,
-            receipts=receipts,
-            rules=rules,
-            now=now,
+        items = batch.items
+        if attempt:
+            stored = receipts.receipts_of(sync_id, batch.batchId, batch.numbers)
+            items = [item for item in items if not _stands(stored.get(item.subscriptionNumber))]
+        snapshot = snapshots.get(batch.snapshotKey) if batch.snapshotKey else None
+        existing = store.get_many([item.subscriptionNumber for item in items])
+        results: list[SubscriptionResult] = []
+        records: list[LimioSubscription] = []
+        for item in items:
+            logger.append_keys(subscription_number=item.subscriptionNumber)
+            result, record, wrote = _result_of(
+                sync_id, item, snapshot, existing.get(item.subscriptionNumber), zuora=zuora, store=store, rules=rules, now=now
+            )
+            results.append(result)
+            # A retried task also refreshes the customers of subscriptions an earlier attempt wrote (now UNCHANGED).
+            if record is not None and (wrote or attempt):
+                records.append(record)
+        logger.remove_keys(["subscription_number"])
+        _update_customers(records, customers, now())
+        receipts.record_receipts(sync_id, results, task=batch.batchId, attempt=attempt)
+        logger.info(
+            "Task synced",
+            extra={
+                "outcomes": dict(Counter(result.outcome.value for result in results)),
+                "changed": [r.subscriptionNumber for r in results if r.outcome in (Outcome.CREATED, Outcome.UPDATED)],
+                "failed": [r.subscriptionNumber for r in results if r.failed],
+            },
         )
+        transient = [result for result in results if not result.settled]
+        if transient:
+            others = f" (and {len(transient) - 1} more of this task)" if len(transient) > 1 else ""
+            raise TransientSyncError(f"{transient[0].message}{others}", code=transient[0].errorCode)
+        return results
     except SyncError as error:
         raise for_state_machine(error) from error
-
-
-def _sync_batch(sync_id, batch, *, attempt, snapshots, zuora, store, customers, receipts, rules, now) -> list[SubscriptionResult]:
-    items = batch.items
-    if attempt:
-        stored = receipts.receipts_of(sync_id, batch.batchId, batch.numbers)
-        items = [item for item in items if not _stands(stored.get(item.subscriptionNumber))]
-    snapshot = snapshots.get(batch.snapshotKey) if batch.snapshotKey else None
-    existing = store.get_many([item.subscriptionNumber for item in items])
-    results: list[SubscriptionResult] = []
-    records: list[LimioSubscription] = []
-    for item in items:
-        logger.append_keys(subscription_number=item.subscriptionNumber)
-        result, record, wrote = _result_of(
-            sync_id, item, snapshot, existing.get(item.subscriptionNumber), zuora=zuora, store=store, rules=rules, now=now
-        )
-        results.append(result)
-        # A retried task also refreshes the customers of subscriptions an earlier attempt wrote (now UNCHANGED).
-        if record is not None and (wrote or attempt):
-            records.append(record)
-    logger.remove_keys(["subscription_number"])
-    _update_customers(records, customers, now())
-    receipts.record_receipts(sync_id, results, task=batch.batchId, attempt=attempt)
-    logger.info(
-        "Task synced",
-        extra={
-            "outcomes": dict(Counter(result.outcome.value for result in results)),
-            "changed": [r.subscriptionNumber for r in results if r.outcome in (Outcome.CREATED, Outcome.UPDATED)],
-            "failed": [r.subscriptionNumber for r in results if r.failed],
-        },
-    )
-    transient = [result for result in results if result.failed and result.retryable]
-    if transient:
-        others = f" (and {len(transient) - 1} more of this task)" if len(transient) > 1 else ""
-        raise TransientSyncError(f"{transient[0].message}{others}", code=transient[0].errorCode)
-    return results
 
 
 def _stands(receipt: SubscriptionResult | None) -> bool:
