@@ -6,8 +6,9 @@ from __future__ import annotations
 import datetime as dt
 
 from limio_sync.models import CustomerRef
-from limio_sync.planning import plan_sync
+from limio_sync.planning import plan_sync, preview_target_date
 from limio_sync.zuora.models import ZuoraAccountRef
+from limio_sync.zuora.subscription import latest_billing_preview_date
 
 CRM_ID = "0015g00000Ab3XQAAZ"
 ACCOUNTS = {"A001": 25, "A002": 3, "A003": 1}
@@ -120,3 +121,14 @@ def test_planning_holds_a_few_accounts_at_a_time_however_many_the_customer_has()
     # 40 accounts are 40 MB of Zuora data; planning holds at most ACCOUNT_READERS (4) of them at once.
     assert few > 2_000_000  # the measure sees the accounts' data at all
     assert many < 2 * few, (few, many)
+
+
+def test_a_99_year_term_is_previewed_only_as_far_as_zuora_allows():
+    # Given a subscription whose term ends 99 years from today (a common way to model "forever")
+    today = dt.date(2026, 12, 1)
+    far = [{"termType": "TERMED", "termEndDate": "2125-11-30"}]
+    # When planning chooses the billing preview's target date
+    target = preview_target_date(far, today, 365)
+    # Then it stops the day before Zuora's 20-year limit, and the schedule stops with it
+    assert target == dt.date(2046, 11, 30)
+    assert latest_billing_preview_date(dt.date(2080, 2, 29)) == dt.date(2100, 2, 27)  # 2100 has no 29 February

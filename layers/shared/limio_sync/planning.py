@@ -20,6 +20,7 @@ from limio_sync.models import CustomerRef, ItemsLocation, SyncBatch, SyncItem, S
 from limio_sync.observability import logger
 from limio_sync.zuora.errors import ZuoraNotFound
 from limio_sync.zuora.models import ZuoraAccountRef
+from limio_sync.zuora.subscription import latest_billing_preview_date
 
 SNAPSHOT_WRITERS = 8
 # Accounts are read in parallel, each with at most two Zuora calls in flight (its details beside its pages):
@@ -62,7 +63,8 @@ def resolve_accounts(customer: CustomerRef, zuora: ZuoraReader) -> list[tuple[Zu
 
 def preview_target_date(raw_subscriptions: Iterable[dict], today: dt.date, evergreen_horizon_days: int) -> dt.date:
     """One billing preview per account must reach the latest term end among its subscriptions (or the
-    evergreen horizon), so every subscription's schedule is covered by the same call."""
+    evergreen horizon), so every subscription's schedule is covered by the same call; never past the date Zuora
+    previews to."""
     target = today + dt.timedelta(days=evergreen_horizon_days)
     for raw in raw_subscriptions:
         term_end = raw.get("termEndDate")
@@ -71,7 +73,7 @@ def preview_target_date(raw_subscriptions: Iterable[dict], today: dt.date, everg
                 target = max(target, dt.date.fromisoformat(term_end))
             except ValueError:
                 continue
-    return target
+    return min(target, latest_billing_preview_date(today))
 
 
 def items_by_subscription(invoice_items: Iterable[dict]) -> dict[str, list[dict]]:

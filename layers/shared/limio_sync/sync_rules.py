@@ -27,6 +27,7 @@ from limio_sync.zuora.subscription import (
     ZuoraRatePlan,
     ZuoraStatus,
     ZuoraSubscription,
+    latest_billing_preview_date,
 )
 
 CENT = Decimal("0.01")
@@ -266,10 +267,13 @@ def schedule_entry_id(subscription_number: str, date: str, amount: Decimal, curr
 
 
 def schedule_horizon(subscription: ZuoraSubscription, today: dt.date, evergreen_horizon_days: int) -> dt.date:
-    """How far ahead the schedule goes: the term end, or a configured horizon for evergreen subscriptions."""
+    """How far ahead the schedule goes: the term end, or a configured horizon for evergreen subscriptions, and
+    never further than Zuora's billing preview reaches (a 99-year term's schedule stops there)."""
     if subscription.termType is TermType.TERMED and subscription.termEndDate:
-        return subscription.termEndDate
-    return today + dt.timedelta(days=evergreen_horizon_days)
+        horizon = subscription.termEndDate
+    else:
+        horizon = today + dt.timedelta(days=evergreen_horizon_days)
+    return min(horizon, latest_billing_preview_date(today) + dt.timedelta(days=1))
 
 
 def desired_schedule(subscription: ZuoraSubscription, items: tuple[ZuoraInvoiceItem, ...], horizon: dt.date) -> list[ScheduleEntry]:

@@ -167,6 +167,20 @@ class ZuoraInvoiceItem(_Zuora):
         return self.chargeAmount
 
 
+# Zuora refuses a billing preview whose target date is more than 20 years after the current date
+# (developer.zuora.com, POST_BillingPreviewRun: "The maximum supported preview duration is 20 years"). The
+# synchronous preview documents no limit of its own, so the same cap is applied to it; 99-year terms are common.
+MAX_BILLING_PREVIEW_YEARS = 20
+
+
+def latest_billing_preview_date(today: dt.date) -> dt.date:
+    """The furthest target date a billing preview may ask for (and so the furthest a schedule can reach)."""
+    try:
+        return today.replace(year=today.year + MAX_BILLING_PREVIEW_YEARS) - dt.timedelta(days=1)
+    except ValueError:  # 29 February
+        return today.replace(year=today.year + MAX_BILLING_PREVIEW_YEARS, day=28) - dt.timedelta(days=1)
+
+
 class ZuoraBadRecord(PermanentSyncError):
     """Zuora answered, but the record cannot be used as it is."""
 
