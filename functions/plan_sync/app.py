@@ -36,7 +36,7 @@ def lambda_handler(event: dict, context) -> dict:
         plan = plan_sync(
             request.syncId,
             request.customer,
-            zuora_client(settings, request.syncId),
+            zuora_client(settings, request.syncId, remaining_time=lambda: context.get_remaining_time_in_millis() / 1000),
             SnapshotStore(settings.work_bucket_name),
             LimioSubscriptionStore(settings.subscriptions_table_name),
             ItemLists(settings.work_bucket_name),

@@ -51,7 +51,7 @@ def lambda_handler(event: dict, context) -> dict:
         request.batch,
         attempt=request.attempt,
         snapshots=SnapshotStore(settings.work_bucket_name),
-        zuora=lambda: zuora_client(settings, request.syncId),
+        zuora=lambda: zuora_client(settings, request.syncId, remaining_time=lambda: context.get_remaining_time_in_millis() / 1000),
         store=LimioSubscriptionStore(settings.subscriptions_table_name),
         customers=LimioCustomerStore(settings.customers_table_name),
         receipts=JobStore(settings.jobs_table_name),

@@ -15,7 +15,7 @@ import requests
 import responses
 
 from limio_sync.errors import ErrorCode
-from limio_sync.zuora.client import ZuoraClient
+from limio_sync.zuora.client import SUBSCRIPTION_READ_PARAMS, ZuoraClient
 from limio_sync.zuora.errors import (
     ZuoraAuthError,
     ZuoraMalformedResponse,
@@ -442,7 +442,8 @@ def test_pages_follow_next_page_on_our_base_url_even_from_a_legacy_host(http, ma
     assert pages == [[{"n": 1}], [{"n": 2}], []]
     calls = api_calls(http)
     assert all(call.request.url.startswith(PAGES_URL + "?") for call in calls)
-    assert [query_of(call) for call in calls] == [{"page": [str(page)], "pageSize": ["40"]} for page in (1, 2, 3)]
+    read_params = {"charge-detail": ["all-segments"], "exclude-rate-plans-with-no-charges": ["true"]}
+    assert [query_of(call) for call in calls] == [{"page": [str(page)], "pageSize": ["40"], **read_params} for page in (1, 2, 3)]
 
 
 def test_a_next_page_loop_is_detected(http, make_client):
@@ -763,7 +764,7 @@ def test_a_retry_after_beyond_the_backoff_cap_is_left_to_the_caller(http, make_c
     assert sleeps == []
 
 
-@pytest.mark.parametrize("retry_after", ["Wed, 21 Oct 2026 07:28:00 GMT", "soon", "-5", "nan"])
+@pytest.mark.parametrize("retry_after", ["soon", "-5", "nan", "Wed, 32 Oct 2026 07:28:00 GMT"])
 def test_an_unusable_retry_after_is_ignored(http, make_client, retry_after):
     add_token(http)
     http.add(responses.GET, SUBSCRIPTION_URL, status=429, headers={"Retry-After": retry_after})
@@ -822,3 +823,404 @@ def test_backoff_is_full_jitter_within_exponential_bounds(http, make_client, sle
     assert all(0 <= delay <= bound for delay, bound in zip(sleeps, bounds, strict=True))
     same_seed = random.Random(42)
     assert sleeps == [same_seed.uniform(0, bound) for bound in bounds]
+
+
+# --- Reading subscriptions as Zuora means them ------------------------------------------------------------------
+
+
+def test_a_subscription_is_read_with_every_charge_segment_and_without_rate_plans_that_have_no_charges(http, make_client):
+    # Given Zuora's GET /v1/subscriptions/{subscription-key}, whose `charge-detail` defaults to the last segment
+    # (zuora-sdk subscriptions_api.get_subscription_by_key: charge_detail, exclude_rate_plans_with_no_charges)
+    add_token(http)
+    http.add(responses.GET, SUBSCRIPTION_URL, json=SUBSCRIPTION)
+
+    # When the client reads a subscription
+    make_client().get_subscription("A-S00001234")
+
+    # Then it asks for every segment (the rules pick today's) and no rate plan without charges
+    assert query_of(api_calls(http)[0]) == {"charge-detail": ["all-segments"], "exclude-rate-plans-with-no-charges": ["true"]}
+    assert SUBSCRIPTION_READ_PARAMS == {"charge-detail": "all-segments", "exclude-rate-plans-with-no-charges": "true"}
+
+
+# --- Billing previews: credit memos, the subscription preview ---------------------------------------------------
+
+# zuora-sdk CreateBillingPreviewCreditMemoItem: `amount`/`amountWithoutTax`, no `chargeAmount`, no `chargeName`.
+CREDIT_MEMO_ITEM = {
+    "id": "4a8081b2f1c64e2f8a2e9c7d4b5a6c01",
+    "amount": 12.0,
+    "amountWithoutTax": 10.0,
+    "chargeDate": "2026-11-25 10:00:00",
+    "chargeNumber": "C-00000002",
+    "chargeType": "Recurring",
+    "processingType": "Charge",
+    "serviceStartDate": "2027-01-01",
+    "serviceEndDate": "2027-01-31",
+    "subscriptionId": "8ad0887e8f1b2a3c018f2b4c5d6e7f80",
+    "subscriptionNumber": "A-S00001234",
+}
+
+
+def test_billing_preview_returns_the_invoice_items_then_the_credit_memo_items(http, make_client):
+    # Given an Invoice Settlement tenant, whose billing preview also holds `creditMemoItems`
+    # (zuora-sdk CreateBillingPreviewResponse)
+    add_token(http)
+    http.add(
+        responses.POST,
+        PREVIEW_URL,
+        json={"accountId": "2c9", "invoiceItems": [INVOICE_ITEM], "creditMemoItems": [CREDIT_MEMO_ITEM], "success": True},
+    )
+
+    # When the account is previewed
+    items = make_client().preview_billing("A00001234", dt.date(2027, 12, 31))
+
+    # Then both come back, raw, invoice items first
+    assert items == [INVOICE_ITEM, CREDIT_MEMO_ITEM]
+
+
+SUBSCRIPTION_PREVIEW_URL = f"{BASE}/v1/subscriptions/A-S00001234/preview"
+# zuora-sdk PreviewExistingSubscriptionResponse: invoices[] (PreviewExistingSubscriptionResultInvoices) and
+# creditMemos[] (PreviewExistingSubscriptionResultCreditMemos); their items
+# (PreviewExistingSubscriptionInvoiceItemResult / ...CreditMemoItemResult) carry `amountWithoutTax` and
+# `taxAmount`, and no subscription number.
+SUBSCRIPTION_PREVIEW = {
+    "success": True,
+    "invoices": [
+        {
+            "invoiceNumber": "INV00000101",
+            "amount": 45.0,
+            "amountWithoutTax": 45.0,
+            "taxAmount": 0.0,
+            "targetDate": "2026-11-01",
+            "status": "Posted",
+            "isFromExistingInvoice": True,
+            "invoiceItems": [{"serviceStartDate": "2026-11-01", "serviceEndDate": "2026-11-30", "amountWithoutTax": 45.0, "taxAmount": 0.0}],
+        },
+        {
+            "amount": 54.0,
+            "amountWithoutTax": 45.0,
+            "taxAmount": 9.0,
+            "targetDate": "2026-12-01",
+            "isFromExistingInvoice": False,
+            "invoiceItems": [
+                {
+                    "serviceStartDate": "2026-12-01",
+                    "serviceEndDate": "2026-12-31",
+                    "amountWithoutTax": 45.0,
+                    "taxAmount": 9.0,
+                    "chargeName": "Digital Seats",
+                    "chargeNumber": "C-00000001",
+                    "processingType": "Charge",
+                    "quantity": 3,
+                    "unitPrice": 15.0,
+                },
+                {"amountWithoutTax": 5.0, "taxAmount": 1.0, "chargeName": "Team Setup", "processingType": "Charge"},
+            ],
+        },
+    ],
+    "creditMemos": [
+        {
+            "amount": -12.0,
+            "amountWithoutTax": -10.0,
+            "taxAmount": -2.0,
+            "targetDate": "2026-12-01",
+            "isFromExistingCreditMemo": False,
+            "creditMemoItems": [
+                {
+                    "serviceStartDate": "2026-12-01",
+                    "serviceEndDate": "2026-12-31",
+                    "amountWithoutTax": 10.0,
+                    "taxAmount": 2.0,
+                    "chargeName": "Archive Access",
+                }
+            ],
+        }
+    ],
+}
+
+
+def test_a_subscription_preview_posts_zuoras_body_and_flattens_what_is_not_billed_yet(http, make_client):
+    # Given Zuora's preview of an existing subscription (POST /v1/subscriptions/{subscription-key}/preview,
+    # zuora-sdk PreviewExistingSubscriptionRequest: previewStartDate.previewStartDatePolicy,
+    # previewThroughDate.previewThruDatePolicy + specificDate)
+    add_token(http)
+    http.add(responses.POST, SUBSCRIPTION_PREVIEW_URL, json=SUBSCRIPTION_PREVIEW)
+
+    # When one subscription is previewed through a date
+    items = make_client().preview_subscription("A-S00001234", dt.date(2027, 3, 1))
+
+    # Then Zuora is asked from today through that date
+    (call,) = api_calls(http)
+    assert call.request.method == "POST" and call.request.headers["Zuora-Version"] == "2025-08-12"
+    assert json.loads(call.request.body) == {
+        "previewStartDate": {"previewStartDatePolicy": "today"},
+        "previewThroughDate": {"previewThruDatePolicy": "specificDate", "specificDate": "2027-03-01"},
+    }
+    # and the invoice already issued is left out; each other item carries the subscription's number, the item
+    # without a service date its invoice's target date, and the credit memo item its amount with tax
+    assert items == [
+        {**SUBSCRIPTION_PREVIEW["invoices"][1]["invoiceItems"][0], "subscriptionNumber": "A-S00001234"},
+        {**SUBSCRIPTION_PREVIEW["invoices"][1]["invoiceItems"][1], "subscriptionNumber": "A-S00001234", "serviceStartDate": "2026-12-01"},
+        {**SUBSCRIPTION_PREVIEW["creditMemos"][0]["creditMemoItems"][0], "subscriptionNumber": "A-S00001234", "amount": 12.0},
+    ]
+
+
+def test_a_subscription_preview_without_documents_is_empty(http, make_client):
+    add_token(http)
+    http.add(responses.POST, SUBSCRIPTION_PREVIEW_URL, json={"success": True, "invoices": None})
+
+    assert make_client().preview_subscription("A-S00001234", dt.date(2027, 3, 1)) == []
+
+
+def test_a_subscription_preview_refused_by_zuora_is_rejected(http, make_client, sleeps):
+    # Given Zuora refusing the preview on a business rule (category 30)
+    add_token(http)
+    http.add(responses.POST, SUBSCRIPTION_PREVIEW_URL, status=400, json=failure(53000030, "The preview through date is invalid."))
+
+    # When it is previewed, then it is rejected at once, naming the subscription
+    with pytest.raises(ZuoraRequestRejected, match="subscription A-S00001234 \\(subscription preview\\)"):
+        make_client().preview_subscription("A-S00001234", dt.date(2027, 3, 1))
+    assert sleeps == []
+
+
+def test_a_subscription_preview_takes_the_number_not_the_id(http, make_client):
+    with pytest.raises(ValueError, match="subscription number"):
+        make_client().preview_subscription("8ad0887e8f1b2a3c018f2b4c5d6e7f80", dt.date(2027, 3, 1))
+    assert len(http.calls) == 0
+
+
+# --- Time: read timeouts, retries and the caller's deadline ------------------------------------------------------
+
+
+def timeouts_of(http) -> list:
+    return [call.request.req_kwargs["timeout"] for call in api_calls(http)]
+
+
+def test_a_billing_preview_waits_as_long_as_zuora_allows_and_a_get_keeps_its_short_timeout(http, make_client):
+    # Given Zuora's gateway limit of 120 s per request (developer.zuora.com guides/requests-and-responses)
+    add_token(http)
+    http.add(responses.GET, SUBSCRIPTION_URL, json=SUBSCRIPTION)
+    http.add(responses.POST, PREVIEW_URL, json={"success": True})
+    http.add(responses.POST, SUBSCRIPTION_PREVIEW_URL, json={"success": True})
+    client = make_client(connect_timeout=3.05, read_timeout=20.0)
+
+    # When a subscription is read and then previewed both ways
+    client.get_subscription("A-S00001234")
+    client.preview_billing("A00001234", dt.date(2027, 12, 31))
+    client.preview_subscription("A-S00001234", dt.date(2027, 12, 31))
+
+    # Then only the previews wait up to 120 s for the answer
+    assert timeouts_of(http) == [(3.05, 20.0), (3.05, 120.0), (3.05, 120.0)]
+
+
+def test_a_billing_preview_is_retried_at_most_once(http, make_client, sleeps):
+    # Given Zuora timing out on a heavy preview, again and again
+    add_token(http)
+    http.add(responses.POST, PREVIEW_URL, body=requests.ReadTimeout("read timed out"))
+
+    # When the account is previewed by a client that retries GETs four times
+    with pytest.raises(ZuoraTimeout):
+        make_client(max_attempts=4).preview_billing("A00001234", dt.date(2027, 12, 31))
+
+    # Then the heavy POST was sent twice, not four times
+    assert len(api_calls(http)) == 2 and len(sleeps) == 1
+
+
+class RemainingTime:
+    """A Lambda context's remaining time that the fake clock's sleeps use up."""
+
+    def __init__(self, seconds: float, sleeps: list[float]) -> None:
+        self.seconds, self.sleeps = seconds, sleeps
+
+    def __call__(self) -> float:
+        return self.seconds - sum(self.sleeps)
+
+
+def test_every_timeout_is_cut_to_fit_the_callers_remaining_time(http, make_client, sleeps):
+    # Given a caller with 30 s left, 5 s of which it keeps for itself
+    add_token(http)
+    http.add(responses.GET, SUBSCRIPTION_URL, json=SUBSCRIPTION)
+    http.add(responses.POST, PREVIEW_URL, json={"success": True})
+    client = make_client(connect_timeout=3.0, read_timeout=20.0, remaining_time=RemainingTime(30.0, sleeps), deadline_margin=5.0)
+
+    # When it reads and previews
+    client.get_subscription("A-S00001234")
+    client.preview_billing("A00001234", dt.date(2027, 12, 31))
+
+    # Then the GET keeps its 20 s, but the preview gets only what is left: 30 - 5 - 3 s to connect
+    assert timeouts_of(http) == [(3.0, 20.0), (3.0, 22.0)]
+    assert token_calls(http)[0].request.req_kwargs["timeout"] == (3.0, 20.0)
+
+
+def test_a_call_that_cannot_fit_the_callers_remaining_time_fails_fast_as_a_retryable_timeout(http, make_client, sleeps):
+    # Given a caller with 8 s left and a 5 s margin: 3 s, not enough to connect (3 s) and read (1 s)
+    add_token(http)
+    http.add(responses.GET, SUBSCRIPTION_URL, json=SUBSCRIPTION)
+
+    # When it asks for a subscription
+    with pytest.raises(ZuoraTimeout) as caught:
+        make_client(connect_timeout=3.0, remaining_time=RemainingTime(8.0, sleeps), deadline_margin=5.0).get_subscription("A-S00001234")
+
+    # Then nothing is sent, not even for a token, and the state machine may retry
+    assert len(http.calls) == 0 and sleeps == []
+    assert caught.value.code is ErrorCode.ZUORA_TIMEOUT and caught.value.retryable
+    assert "deadline" in str(caught.value)
+
+
+def test_a_retry_wait_that_would_outlast_the_callers_remaining_time_is_not_slept(http, make_client, sleeps):
+    # Given Zuora asking for 10 s and a caller with 15 s left, 5 of them its margin
+    add_token(http)
+    http.add(responses.GET, SUBSCRIPTION_URL, status=429, headers={"Retry-After": "10"})
+
+    # When the subscription is read
+    with pytest.raises(ZuoraRateLimited) as caught:
+        make_client(connect_timeout=3.0, remaining_time=RemainingTime(15.0, sleeps), deadline_margin=5.0).get_subscription("A-S00001234")
+
+    # Then the client does not sleep into its deadline: the error goes up with Zuora's wait
+    assert len(api_calls(http)) == 1 and sleeps == []
+    assert caught.value.retry_after == 10
+
+
+def test_retries_stop_when_the_callers_remaining_time_runs_out(http, make_client, sleeps):
+    # Given a Zuora that keeps failing, and a caller with 12 s left (7 s usable)
+    add_token(http)
+    http.add(responses.GET, SUBSCRIPTION_URL, status=503, headers={"Retry-After": "2"})
+
+    with pytest.raises(ZuoraServerError):
+        make_client(connect_timeout=3.0, max_attempts=10, remaining_time=RemainingTime(12.0, sleeps), deadline_margin=5.0).get_subscription(
+            "A-S00001234"
+        )
+
+    # Then every wait and every attempt fitted inside the usable time
+    assert sum(sleeps) + 3.0 + 1.0 <= 7.0
+    assert len(api_calls(http)) == len(sleeps) + 1 < 10
+
+
+# --- Rate limits ---------------------------------------------------------------------------------------------------
+
+
+def test_a_rate_limit_429_without_retry_after_waits_for_ratelimit_reset(http, make_client, sleeps):
+    # Given Zuora's rate-limit answer: RateLimit-* headers and no Retry-After (developer.zuora.com guides/rate-limits)
+    add_token(http)
+    http.add(
+        responses.GET,
+        SUBSCRIPTION_URL,
+        status=429,
+        headers={"RateLimit-Limit": "50000, 50000;w=60", "RateLimit-Remaining": "0", "RateLimit-Reset": "6"},
+    )
+    http.add(responses.GET, SUBSCRIPTION_URL, json=SUBSCRIPTION)
+
+    # When the subscription is read, then the client waits until the quota resets, once
+    assert make_client().get_subscription("A-S00001234") == SUBSCRIPTION
+    assert len(sleeps) == 1 and sleeps[0] >= 6
+
+
+def test_a_rate_limit_reset_beyond_the_backoff_cap_goes_up_to_the_state_machine(http, make_client, sleeps):
+    # Given the documented sample: `ratelimit-remaining: 0`, `ratelimit-reset: 600`
+    add_token(http)
+    http.add(responses.GET, SUBSCRIPTION_URL, status=429, headers={"ratelimit-remaining": "0", "ratelimit-reset": "600"})
+
+    with pytest.raises(ZuoraRateLimited) as caught:
+        make_client(backoff_cap=20).get_subscription("A-S00001234")
+
+    # Then no attempt is wasted on a quota that is spent, and the wait is known to the caller
+    assert len(api_calls(http)) == 1 and sleeps == []
+    assert caught.value.retry_after == 600
+
+
+def test_ratelimit_reset_on_an_answer_that_is_not_rate_limited_is_not_a_wait(http, make_client):
+    add_token(http)
+    http.add(responses.GET, SUBSCRIPTION_URL, status=503, headers={"RateLimit-Reset": "40"})
+
+    with pytest.raises(ZuoraServerError) as caught:
+        make_client(max_attempts=1).get_subscription("A-S00001234")
+
+    assert caught.value.retry_after is None
+
+
+def test_a_retry_after_given_as_an_http_date_is_waited_out_from_zuoras_own_clock(http, make_client, sleeps):
+    # Given Retry-After as an HTTP-date (RFC 9110 §10.2.3), 8 s after the response's Date
+    add_token(http)
+    http.add(
+        responses.GET,
+        SUBSCRIPTION_URL,
+        status=503,
+        headers={"Date": "Wed, 25 Nov 2026 10:00:00 GMT", "Retry-After": "Wed, 25 Nov 2026 10:00:08 GMT"},
+    )
+    http.add(responses.GET, SUBSCRIPTION_URL, json=SUBSCRIPTION)
+
+    assert make_client().get_subscription("A-S00001234") == SUBSCRIPTION
+    assert len(sleeps) == 1 and sleeps[0] >= 8
+
+
+def test_a_retry_after_date_already_past_means_retry_now(http, make_client):
+    add_token(http)
+    http.add(
+        responses.GET,
+        SUBSCRIPTION_URL,
+        status=503,
+        headers={"Date": "Wed, 25 Nov 2026 10:00:00 GMT", "Retry-After": "Wed, 25 Nov 2026 09:59:00 GMT"},
+    )
+
+    with pytest.raises(ZuoraServerError) as caught:
+        make_client(max_attempts=1).get_subscription("A-S00001234")
+
+    assert caught.value.retry_after == 0
+
+
+# --- Multi-entity --------------------------------------------------------------------------------------------------
+
+
+def test_an_entity_id_is_sent_on_every_api_call_but_not_on_the_token_call(http, make_client):
+    # Given a Multi-entity tenant ("Zuora-Entity-Ids": every v1 operation; createToken takes none, zuora-sdk o_auth_api)
+    add_token(http)
+    http.add(responses.GET, SUBSCRIPTION_URL, json=SUBSCRIPTION)
+    http.add(responses.POST, PREVIEW_URL, json={"success": True})
+    client = make_client(entity_id="8a8082c4590e7e2a01591d5d1b4e0a25")
+
+    client.get_subscription("A-S00001234")
+    client.preview_billing("A00001234", dt.date(2027, 12, 31))
+
+    assert [call.request.headers["Zuora-Entity-Ids"] for call in api_calls(http)] == ["8a8082c4590e7e2a01591d5d1b4e0a25"] * 2
+    assert "Zuora-Entity-Ids" not in token_calls(http)[0].request.headers
+
+
+def test_without_an_entity_id_no_entity_header_is_sent(http, make_client):
+    add_token(http)
+    http.add(responses.GET, SUBSCRIPTION_URL, json=SUBSCRIPTION)
+
+    make_client().get_subscription("A-S00001234")
+
+    assert "Zuora-Entity-Ids" not in api_calls(http)[0].request.headers
+
+
+# --- What token failures say ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_refused_credentials_point_at_the_client_id_and_secret(http, make_client, status):
+    http.add(responses.POST, TOKEN_URL, status=status, json={"message": "Authentication error"})
+
+    with pytest.raises(ZuoraAuthError, match="check the Zuora client id and secret"):
+        make_client().get_subscription("A-S00001234")
+
+
+@pytest.mark.parametrize(
+    ("answer", "error_class"),
+    [
+        ({"status": 503, "body": "<html>Service Unavailable</html>"}, ZuoraServerError),
+        ({"body": requests.ConnectTimeout("connect timed out")}, ZuoraTimeout),
+    ],
+)
+def test_an_unavailable_zuora_is_not_blamed_on_the_credentials(http, make_client, answer, error_class):
+    # Given Zuora's token endpoint down or unreachable
+    http.add(responses.POST, TOKEN_URL, **answer)
+
+    # When the client needs a token
+    with pytest.raises(error_class) as caught:
+        make_client(max_attempts=2).get_subscription("A-S00001234")
+
+    # Then the failure says Zuora could not serve it, and sends nobody to rotate a secret that is fine
+    message = str(caught.value)
+    assert "client id and secret" not in message
+    assert "Zuora is unavailable" in message or "could not be reached" in message
+    assert caught.value.retryable

@@ -25,6 +25,10 @@ class Settings(BaseModel):
     zuora_connect_timeout_seconds: float = Field(default=3.05, gt=0)
     zuora_read_timeout_seconds: float = Field(default=20.0, gt=0)
     zuora_max_attempts: int = Field(default=4, ge=1, le=10)
+    # Zuora's gateway allows a request 120 s; a preview is retried at most once (zuora/client.py).
+    zuora_preview_read_timeout_seconds: float = Field(default=120.0, gt=0, le=120)
+    # Multi-entity tenants only: the entity every call acts in, sent as Zuora-Entity-Ids (template ZuoraEntityId).
+    zuora_entity_id: str | None = Field(default=None, pattern=r"^[0-9a-fA-F]{32}$")
     poll_after_seconds: int = Field(default=2, ge=1)
     catalog_mapping_path: str = Field(default="/limio-subscription-sync/catalog", pattern=r"^(/[A-Za-z0-9_.-]+)+$")
     evergreen_horizon_days: int = Field(default=365, ge=1, le=3660)

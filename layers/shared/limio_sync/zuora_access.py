@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities import parameters
 from limio_sync.config import Settings
 from limio_sync.errors import ErrorCode, PermanentSyncError
 from limio_sync.stores import aws
-from limio_sync.zuora.client import ZuoraClient, ZuoraCredentials
+from limio_sync.zuora.client import RemainingTime, ZuoraClient, ZuoraCredentials
 
 SECRET_CACHE_SECONDS = 300
 
@@ -34,7 +34,9 @@ def credentials_from_secret(secret_arn: str) -> ZuoraCredentials:
     return ZuoraCredentials(client_id=secret["clientId"], client_secret=secret["clientSecret"])
 
 
-def zuora_client(settings: Settings, sync_id: str) -> ZuoraClient:
+def zuora_client(settings: Settings, sync_id: str, remaining_time: RemainingTime | None = None) -> ZuoraClient:
+    """The tenant's client for one sync. `remaining_time` is the calling Lambda's, in seconds (for example
+    `lambda: context.get_remaining_time_in_millis() / 1000`): every Zuora timeout and retry then fits in it."""
     if not settings.zuora_secret_arn:
         raise PermanentSyncError("ZUORA_SECRET_ARN is not configured", code=ErrorCode.ZUORA_AUTH_FAILED)
     secret_arn = settings.zuora_secret_arn
@@ -46,4 +48,7 @@ def zuora_client(settings: Settings, sync_id: str) -> ZuoraClient:
         connect_timeout=settings.zuora_connect_timeout_seconds,
         read_timeout=settings.zuora_read_timeout_seconds,
         max_attempts=settings.zuora_max_attempts,
+        preview_read_timeout=settings.zuora_preview_read_timeout_seconds,
+        remaining_time=remaining_time,
+        entity_id=settings.zuora_entity_id,
     )

@@ -2,7 +2,14 @@
 
 It authenticates with OAuth client credentials (one cached token per tenant and client id, shared by every
 client of the process), turns every failure into a `ZuoraError`, and retries the transient ones the way
-Zuora recommends (§5.4): full-jitter exponential backoff that waits at least `Retry-After`.
+Zuora recommends (§5.4): full-jitter exponential backoff that waits at least `Retry-After` (or, on a
+rate-limit 429 without it, `RateLimit-Reset`).
+
+Time: GETs have a short read timeout; the billing previews, which Zuora may legitimately work on for up to
+its 120 s gateway limit ("If a request does not complete within 120 seconds, the request times out",
+developer.zuora.com guides/requests-and-responses), have their own and are retried at most once. Given the
+calling Lambda's remaining time, every timeout and every retry wait is cut to fit inside it, less a margin
+for the caller to record what it did; a call that cannot fit fails at once with a retryable `ZuoraTimeout`.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
@@ -41,6 +49,20 @@ MAX_SUBSCRIPTION_PAGE_SIZE = 40  # Zuora's maximum for the subscriptions-by-acco
 ACCOUNT_QUERY_PAGE_SIZE = 99  # Object Query's maximum
 ACCOUNT_QUERY_FIELDS = "id,accountnumber,name,status,crmid"
 DEFAULT_TOKEN_LIFETIME_SECONDS = 3600.0
+# Zuora's gateway gives up on a request after 120 s, so a billing preview never needs longer than that.
+PREVIEW_READ_TIMEOUT_SECONDS = 120.0
+# A second try of a heavy preview may help after a blip; a third would only add load to a struggling tenant.
+PREVIEW_MAX_ATTEMPTS = 2
+# Kept free of Zuora calls at the end of the caller's time, to record receipts and answer the state machine.
+DEADLINE_MARGIN_SECONDS = 5.0
+# Below this much read time a call is not worth sending: it would time out and count against the rate limit.
+MIN_READ_SECONDS = 1.0
+
+# Sent on every subscription read (GET /v1/subscriptions/{key} and /v1/subscriptions/accounts/{key}):
+# every charge segment (`chargeSegments`, zuora-sdk GetSubscriptionRatePlanChargesWithAllSegments), so the
+# rules pick the segment in effect today and see a charge's real start; and no rate plan without charges.
+# The default, `last-segment`, is "the last rate plan charge on the subscription" (a future price, say).
+SUBSCRIPTION_READ_PARAMS = {"charge-detail": "all-segments", "exclude-rate-plans-with-no-charges": "true"}
 
 ASSUME_RENEWAL_OPTIONS = ("None", "Autorenew", "All")
 CHARGE_TYPES = ("OneTime", "Recurring", "Usage")
@@ -52,6 +74,7 @@ _TRACK_ID_FORBIDDEN = frozenset(":;\"'")
 
 Params = dict[str, Any] | list[tuple[str, Any]]
 CredentialsSource = ZuoraCredentials | Callable[[], ZuoraCredentials]
+RemainingTime = Callable[[], float]  # seconds the caller has left, e.g. a Lambda context's remaining time / 1000
 
 
 class ZuoraClient:
@@ -59,6 +82,12 @@ class ZuoraClient:
 
     Every call either returns validated data or raises a `ZuoraError` subclass whose `retryable` says
     whether the caller may try again later; transient failures have already been retried here.
+
+    `read_timeout` is for GETs; `preview_read_timeout` and `preview_max_attempts` for the billing previews.
+    `remaining_time` (seconds the caller has left) bounds every timeout and retry wait, keeping
+    `deadline_margin` seconds free. `entity_id` is sent as `Zuora-Entity-Ids` for Multi-entity tenants
+    ("If you have Zuora Multi-entity enabled and the OAuth token is valid for more than one entity, you must
+    use this header", on every operation of developer.zuora.com's v1 API reference).
     """
 
     def __init__(
@@ -71,6 +100,11 @@ class ZuoraClient:
         connect_timeout: float = 3.05,
         read_timeout: float = 30.0,
         max_attempts: int = 4,
+        preview_read_timeout: float = PREVIEW_READ_TIMEOUT_SECONDS,
+        preview_max_attempts: int = PREVIEW_MAX_ATTEMPTS,
+        remaining_time: RemainingTime | None = None,
+        deadline_margin: float = DEADLINE_MARGIN_SECONDS,
+        entity_id: str | None = None,
         backoff_base: float = 0.5,
         backoff_cap: float = 20.0,
         sleep: Callable[[float], None] = time.sleep,
@@ -79,14 +113,20 @@ class ZuoraClient:
         rng: random.Random | None = None,
         limiter: Callable[[], contextlib.AbstractContextManager[Any]] | None = None,
     ):
-        if max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
+        if max_attempts < 1 or preview_max_attempts < 1:
+            raise ValueError("max_attempts and preview_max_attempts must be at least 1")
         self._base_url = base_url.rstrip("/")
         self._credentials = _LazyCredentials(credentials)
         self._api_version = api_version
         self._track_id = _valid_track_id(track_id)
-        self._timeout = (connect_timeout, read_timeout)
+        self._connect_timeout = connect_timeout
+        self._read_timeout = read_timeout
         self._max_attempts = max_attempts
+        self._preview_read_timeout = preview_read_timeout
+        self._preview_max_attempts = preview_max_attempts
+        self._remaining_time = remaining_time
+        self._deadline_margin = deadline_margin
+        self._entity_id = entity_id or None
         self._backoff_base = backoff_base
         self._backoff_cap = backoff_cap
         self._sleep = sleep
@@ -154,7 +194,7 @@ class ZuoraClient:
             raise ValueError(f"page_size must be between 1 and {MAX_SUBSCRIPTION_PAGE_SIZE}, not {page_size}")
         resource = f"subscriptions of account {account_key}"
         path = f"/v1/subscriptions/accounts/{_path_segment(account_key)}"
-        params = {"page": 1, "pageSize": page_size}
+        params: dict[str, Any] = {"page": 1, "pageSize": page_size, **SUBSCRIPTION_READ_PARAMS}
         pages_seen: set[int] = set()
         while True:
             pages_seen.add(params["page"])
@@ -163,14 +203,14 @@ class ZuoraClient:
             next_page = body.get("nextPage")
             if not next_page:
                 return
-            params = _next_page_params(next_page, page_size, resource)
+            params = {**_next_page_params(next_page, page_size, resource), **SUBSCRIPTION_READ_PARAMS}
             if params["page"] in pages_seen:
                 raise ZuoraMalformedResponse.about(resource, detail=f"nextPage repeats page {params['page']}")
 
     def get_subscription(self, subscription_key: str) -> dict[str, Any]:
-        """The latest version of a subscription, by number or id, as Zuora sent it."""
+        """The latest version of a subscription, by number or id, as Zuora sent it (every charge segment)."""
         return self._get_json(
-            f"/v1/subscriptions/{_path_segment(subscription_key)}", {}, f"subscription {subscription_key}"
+            f"/v1/subscriptions/{_path_segment(subscription_key)}", SUBSCRIPTION_READ_PARAMS, f"subscription {subscription_key}"
         )
 
     def preview_billing(
@@ -182,12 +222,14 @@ class ZuoraClient:
         include_evergreen: bool = True,
         exclude_charge_types: Sequence[str] = ("Usage",),
     ) -> list[dict[str, Any]]:
-        """The invoice items Zuora would bill the account (number or id) up to `target_date`, as Zuora sent them.
+        """What Zuora would bill the account (number or id) up to `target_date`, as Zuora sent it: the
+        `invoiceItems`, then the `creditMemoItems` (zuora-sdk CreateBillingPreviewResponse; credit memo items
+        come only from Invoice Settlement tenants and keep their own shape, `amount`/`amountWithoutTax`).
 
         One call covers every subscription the account is billed for (Zuora's billing preview). The preview
-        changes nothing in Zuora, so it is retried like a GET. `assume_renewal` is Zuora's `None`, `Autorenew`
-        or `All`; `exclude_charge_types` takes `OneTime`, `Recurring` and `Usage`. Anything else raises
-        `ValueError` without calling Zuora.
+        changes nothing in Zuora, so it may be retried, but only once and with the preview's read timeout.
+        `assume_renewal` is Zuora's `None`, `Autorenew` or `All`; `exclude_charge_types` takes `OneTime`,
+        `Recurring` and `Usage`. Anything else raises `ValueError` without calling Zuora.
         """
         if assume_renewal not in ASSUME_RENEWAL_OPTIONS:
             raise ValueError(f"assume_renewal must be one of {', '.join(ASSUME_RENEWAL_OPTIONS)}, not {assume_renewal!r}")
@@ -205,8 +247,43 @@ class ZuoraClient:
         }
         if exclude_charge_types:
             body["chargeTypeToExclude"] = ",".join(exclude_charge_types)
-        answer = self._call_json(_Call("POST", "/v1/operations/billing-preview", body=body), resource)
-        return _invoice_items_of(answer, resource)
+        answer = self._call_json(self._preview_call("/v1/operations/billing-preview", body), resource)
+        return [*_items_of(answer, "invoiceItems", resource), *_items_of(answer, "creditMemoItems", resource)]
+
+    def preview_subscription(self, subscription_key: str, through_date: dt.date) -> list[dict[str, Any]]:
+        """What Zuora would bill one subscription from today through `through_date`, flattened into the
+        shapes `preview_billing` returns, so one parser reads both.
+
+        `POST /v1/subscriptions/{subscription-key}/preview` (Zuora-Version 207.0 or later; zuora-sdk
+        PreviewExistingSubscriptionRequest/Response). Zuora answers with `invoices[]` and `creditMemos[]`,
+        each holding items without the subscription's number; here every item of a document not yet issued
+        (`isFromExistingInvoice` / `isFromExistingCreditMemo` not true, as the billing preview too leaves
+        out what is already billed) gets:
+        - `subscriptionNumber`: `subscription_key`, so pass the subscription's number, not its id;
+        - `serviceStartDate`: its document's `targetDate` where Zuora gives the item none;
+        - for a credit memo item, `amount` = `amountWithoutTax` + `taxAmount`: the credit memo item's amount
+          as the billing preview's credit memo items carry it (zuora-sdk CreateBillingPreviewCreditMemoItem),
+          which is how the parser tells a credit from a charge.
+        """
+        if _ZUORA_ID.fullmatch(subscription_key or ""):
+            raise ValueError("preview_subscription takes the subscription number: its items are tagged with it")
+        resource = f"subscription {subscription_key} (subscription preview)"
+        body = {
+            "previewStartDate": {"previewStartDatePolicy": "today"},
+            "previewThroughDate": {"previewThruDatePolicy": "specificDate", "specificDate": f"{through_date:%Y-%m-%d}"},
+        }
+        answer = self._call_json(self._preview_call(f"/v1/subscriptions/{_path_segment(subscription_key)}/preview", body), resource)
+        items = []
+        for document in _items_of(answer, "invoices", resource):
+            if document.get("isFromExistingInvoice") is not True:
+                items.extend(_tagged(item, subscription_key, document) for item in _items_of(document, "invoiceItems", resource))
+        for document in _items_of(answer, "creditMemos", resource):
+            if document.get("isFromExistingCreditMemo") is not True:
+                items.extend(_as_credit(_tagged(item, subscription_key, document)) for item in _items_of(document, "creditMemoItems", resource))
+        return items
+
+    def _preview_call(self, path: str, body: dict[str, Any]) -> _Call:
+        return _Call("POST", path, body=body, read_timeout=self._preview_read_timeout, max_attempts=self._preview_max_attempts)
 
     def _get_json(self, path: str, params: Params, resource: str) -> dict[str, Any]:
         return self._call_json(_Call("GET", path, params), resource)
@@ -222,7 +299,7 @@ class ZuoraClient:
             try:
                 return self._call_json_once(call, resource)
             except ZuoraError as error:
-                delay = self._delay_before_retry(error, attempt)
+                delay = self._delay_before_retry(error, attempt, call.max_attempts or self._max_attempts)
                 if delay is None:
                     raise
                 logger.warning(
@@ -240,18 +317,40 @@ class ZuoraClient:
                 self._sleep(delay)
                 attempt += 1
 
-    def _delay_before_retry(self, error: ZuoraError, attempt: int) -> float | None:
+    def _delay_before_retry(self, error: ZuoraError, attempt: int, max_attempts: int) -> float | None:
         """Seconds to wait before the next attempt, or None when retrying here cannot or should not help.
 
         A `Retry-After` longer than the backoff cap is not waited out inside a Lambda: the error goes up with
-        `retry_after` set so the caller (the state machine) can wait instead.
+        `retry_after` set so the caller (the state machine) can wait instead. Nor is a wait after which the
+        caller's remaining time could not hold another attempt.
         """
-        if not error.retryable or attempt >= self._max_attempts:
+        if not error.retryable or attempt >= max_attempts:
             return None
         if error.retry_after is not None and error.retry_after > self._backoff_cap:
             return None
         jitter = self._rng.uniform(0, min(self._backoff_cap, self._backoff_base * 2 ** (attempt - 1)))
-        return max(jitter, error.retry_after or 0.0)
+        delay = max(jitter, error.retry_after or 0.0)
+        left = self._time_left()
+        if left is not None and delay + self._connect_timeout + MIN_READ_SECONDS > left:
+            return None
+        return delay
+
+    def _time_left(self) -> float | None:
+        """Seconds this client may still spend, or None when the caller set no deadline."""
+        if self._remaining_time is None:
+            return None
+        return self._remaining_time() - self._deadline_margin
+
+    def _timeout(self, read_timeout: float, resource: str) -> tuple[float, float]:
+        """(connect, read) timeouts for one request, the read cut to what the caller's remaining time allows."""
+        left = self._time_left()
+        if left is None:
+            return self._connect_timeout, read_timeout
+        if left < self._connect_timeout + MIN_READ_SECONDS:
+            raise ZuoraTimeout.about(
+                resource, detail=f"not sent: {max(left, 0.0):.1f}s left before the caller's deadline, too little for a Zuora call"
+            )
+        return self._connect_timeout, min(read_timeout, left - self._connect_timeout)
 
     def _call_json_once(self, call: _Call, resource: str) -> dict[str, Any]:
         response = self._send_authorized(call, resource)
@@ -278,9 +377,12 @@ class ZuoraClient:
         }
         if self._track_id:
             headers["Zuora-Track-Id"] = self._track_id
+        if self._entity_id:
+            headers["Zuora-Entity-Ids"] = self._entity_id
+        timeout = self._timeout(call.read_timeout or self._read_timeout, resource)
         with self._limiter(), _transport_errors(resource):
             return self._session.request(
-                call.method, self._base_url + call.path, params=call.params, json=call.body, headers=headers, timeout=self._timeout
+                call.method, self._base_url + call.path, params=call.params, json=call.body, headers=headers, timeout=timeout
             )
 
     def _token(self) -> AccessToken:
@@ -291,7 +393,11 @@ class ZuoraClient:
 
     def _fetch_token(self) -> AccessToken:
         credentials = self._credentials.get()
+        timeout = self._timeout(self._read_timeout, OAUTH_RESOURCE)
         requested_at = self._clock()
+        # No Zuora-Entity-Ids here: createToken takes none (zuora-sdk o_auth_api.py); the token's entities are
+        # chosen per API call.
+        headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
         with _transport_errors(OAUTH_RESOURCE):
             response = self._session.post(
                 f"{self._base_url}/oauth/token",
@@ -300,8 +406,8 @@ class ZuoraClient:
                     "client_secret": credentials.client_secret.get_secret_value(),
                     "grant_type": "client_credentials",
                 },
-                headers={"Accept": "application/json", "User-Agent": USER_AGENT},
-                timeout=self._timeout,
+                headers=headers,
+                timeout=timeout,
             )
         if response.status_code != 200:
             error = error_for_token_response(status=response.status_code, headers=response.headers)
@@ -317,6 +423,8 @@ class _Call:
     path: str
     params: Params | None = None
     body: dict[str, Any] | None = None  # sent as JSON
+    read_timeout: float | None = None  # None: the client's GET read timeout
+    max_attempts: int | None = None  # None: the client's
 
 
 class _LazyCredentials:
@@ -399,13 +507,34 @@ def _subscriptions_of(body: dict[str, Any], resource: str) -> list[dict[str, Any
     return subscriptions
 
 
-def _invoice_items_of(body: dict[str, Any], resource: str) -> list[dict[str, Any]]:
-    items = body.get("invoiceItems", [])
+def _items_of(body: dict[str, Any], field: str, resource: str) -> list[dict[str, Any]]:
+    """A list of objects Zuora may leave out or send as null (both mean none)."""
+    items = body.get(field, [])
     if items is None:
         return []
     if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
-        raise ZuoraMalformedResponse.about(resource, detail="invoiceItems is not a list of objects")
+        raise ZuoraMalformedResponse.about(resource, detail=f"{field} is not a list of objects")
     return items
+
+
+def _tagged(item: dict[str, Any], subscription_number: str, document: dict[str, Any]) -> dict[str, Any]:
+    tagged = dict(item)
+    tagged.setdefault("subscriptionNumber", subscription_number)
+    if not tagged.get("serviceStartDate") and document.get("targetDate"):
+        tagged["serviceStartDate"] = document["targetDate"]
+    return tagged
+
+
+def _as_credit(item: dict[str, Any]) -> dict[str, Any]:
+    net, tax = item.get("amountWithoutTax"), item.get("taxAmount")
+    if "amount" in item or not _is_number(net):
+        return item  # the parser names what is wrong with an item it cannot read
+    total = Decimal(str(net)) + (Decimal(str(tax)) if _is_number(tax) else Decimal(0))
+    return {**item, "amount": float(total)}
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _next_page_params(next_page: Any, page_size: int, resource: str) -> dict[str, int]:

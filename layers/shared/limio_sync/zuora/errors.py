@@ -14,14 +14,17 @@ the access token or the client secret; at most the first reason's message, short
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Mapping, Sequence
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from limio_sync.errors import ErrorCode, PermanentSyncError, SyncError, TransientSyncError
 
 REASON_MESSAGE_LIMIT = 200
-OAUTH_RESOURCE = "an OAuth token (check the Zuora client id and secret)"
+OAUTH_RESOURCE = "an OAuth token"
+CREDENTIALS_HINT = "check the Zuora client id and secret"
 
 
 class ZuoraError(SyncError):
@@ -137,47 +140,91 @@ def error_for_response(
 ) -> ZuoraError:
     """The error for an API answer that is not a success: an error status, `success: false`, or no JSON object."""
     request_id = headers.get("Zuora-Request-Id") or _text(body, "requestId")
-    retry_after = retry_after_seconds(headers)
     if body is None and 200 <= status < 300:
         return ZuoraMalformedResponse.about(
-            resource, detail="the body is not a JSON object", request_id=request_id, retry_after=retry_after
+            resource, detail="the body is not a JSON object", request_id=request_id, retry_after=retry_after_seconds(headers)
         )
     reasons = _reasons(body)
     codes = [code for code in (_reason_code(reason) for reason in reasons) if code is not None]
-    return _error_class(status, codes).about(
+    error_class = _error_class(status, codes)
+    return error_class.about(
         resource,
         detail=_first_reason_message(reasons),
         http_status=status,
         zuora_codes=codes,
         request_id=request_id,
-        retry_after=retry_after,
+        retry_after=wait_seconds(headers, rate_limited=error_class is ZuoraRateLimited),
     )
 
 
 def error_for_token_response(*, status: int, headers: Mapping[str, str]) -> ZuoraError:
     """The error for a failed `/oauth/token` call. Only throttling and server faults are worth retrying;
-    Zuora documents no other failure, so anything else means the credentials were refused."""
+    Zuora documents no other failure, so anything else means the request or the credentials were refused.
+    Only a 401 or 403 is about the credentials themselves (zuora-sdk `o_auth_api.py`: 401
+    ProxyUnauthorizedResponse, 403 for a client without access), so only they point at the secret; a 5xx
+    says Zuora is unavailable, so nobody goes rotating a secret that is fine."""
     if status == 429:
         error_class: type[ZuoraError] = ZuoraRateLimited
+        detail = None
     elif status >= 500:
-        error_class = ZuoraServerError
+        error_class, detail = ZuoraServerError, "Zuora is unavailable; the credentials were not checked"
     else:
         error_class = ZuoraAuthError
+        detail = CREDENTIALS_HINT if status in (401, 403) else None
     return error_class.about(
         OAUTH_RESOURCE,
+        detail=detail,
         http_status=status,
         request_id=headers.get("Zuora-Request-Id"),
-        retry_after=retry_after_seconds(headers),
+        retry_after=wait_seconds(headers, rate_limited=error_class is ZuoraRateLimited),
     )
 
 
+def wait_seconds(headers: Mapping[str, str], *, rate_limited: bool) -> float | None:
+    """How long Zuora asks us to wait: `Retry-After`, or when rate limited without it, `RateLimit-Reset`.
+
+    Zuora's rate-limit 429 carries `RateLimit-Remaining: 0` and `RateLimit-Reset` (seconds until the quota
+    resets, per the IETF RateLimit header draft Zuora follows) and no `Retry-After` (developer.zuora.com,
+    guides/rate-limits); the concurrency 429 carries `Retry-After`. On any other answer `RateLimit-Reset`
+    only describes the quota, not a wait.
+    """
+    retry_after = retry_after_seconds(headers)
+    if retry_after is not None or not rate_limited:
+        return retry_after
+    return _delta_seconds(headers.get("RateLimit-Reset", "").split(",")[0])
+
+
 def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
-    """`Retry-After` in seconds; the HTTP-date form and anything unparsable are ignored."""
+    """`Retry-After` in seconds, given as delta-seconds or as an HTTP-date (RFC 9110 §10.2.3); unparsable is None.
+
+    An HTTP-date is measured from the response's own `Date` header when it has one, so a skew between Zuora's
+    clock and ours does not change the wait; a date already past means "now" (0).
+    """
+    value = headers.get("Retry-After", "").strip()
+    seconds = _delta_seconds(value)
+    if seconds is not None or not value:
+        return seconds
+    retry_at = _http_date(value)
+    if retry_at is None:
+        return None
+    now = _http_date(headers.get("Date", "")) or dt.datetime.now(dt.UTC)
+    return max(0.0, (retry_at - now).total_seconds())
+
+
+def _delta_seconds(value: str) -> float | None:
     try:
-        seconds = float(headers.get("Retry-After", ""))
+        seconds = float(value)
     except ValueError:
         return None
     return seconds if math.isfinite(seconds) and seconds >= 0 else None
+
+
+def _http_date(value: str) -> dt.datetime | None:
+    try:
+        parsed = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=dt.UTC)
 
 
 def _error_class(status: int, codes: list[int]) -> type[ZuoraError]:
