@@ -275,7 +275,7 @@ def api_get(service: LocalSyncService, path: str, **params) -> dict:
 
 def entry(number: str, day: dt.date, amount: str, description: str = "Digital Seats") -> dict:
     """A pending schedule entry as Limio stores it: its id derives from what it charges, so equal charges keep their id."""
-    entry_id = schedule_entry_id(number, iso(day), Decimal(amount), "GBP", description)
+    entry_id = schedule_entry_id(number, iso(day), Decimal(amount), description)
     return {"id": entry_id, "date": iso(day), "amount": amount, "currency": "GBP", "description": description, "type": "payment", "status": "pending"}
 
 

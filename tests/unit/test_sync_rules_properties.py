@@ -249,7 +249,7 @@ def test_no_schedule_entry_is_ever_deleted_and_unchanged_entries_keep_their_ids(
 
 entries = st.builds(
     lambda date, amount, description, status, foreign: ScheduleEntry(
-        id=f"schedule-limio-{date}-{amount}" if foreign else schedule_entry_id(NUMBER, date.isoformat(), Decimal(str(amount)), "GBP", description),
+        id=f"schedule-limio-{date}-{amount}" if foreign else schedule_entry_id(NUMBER, date.isoformat(), Decimal(str(amount)), description),
         date=date.isoformat(),
         amount=Decimal(str(amount)),
         currency="GBP",

@@ -22,6 +22,7 @@ from limio_sync.zuora.subscription import (
     TermType,
     ZuoraAccount,
     ZuoraCharge,
+    ZuoraChargeSegment,
     ZuoraContact,
     ZuoraInvoiceItem,
     ZuoraRatePlan,
@@ -214,31 +215,67 @@ def limio_status(subscription: ZuoraSubscription, today: dt.date) -> tuple[Limio
     return status, out_of_term
 
 
-def _limio_charge(charge: ZuoraCharge) -> LimioCharge:
+def service_day(subscription: ZuoraSubscription, today: dt.date) -> dt.date:
+    """The day whose products Limio shows: today, or, once the subscription has ended (cancelled, expired, or
+    past its term end), its last day of service, so that an ended subscription still shows what it had then
+    rather than nothing (its charges all end on its end date)."""
+    ends = [subscription.subscriptionEndDate]
+    if subscription.termType is TermType.TERMED:
+        ends.append(subscription.termEndDate)
+    known = [end for end in ends if end is not None]
+    end = min(known) if known else None
+    return end - dt.timedelta(days=1) if end is not None and end <= today else today
+
+
+def _limio_charge(charge: ZuoraCharge, segment: ZuoraChargeSegment) -> LimioCharge:
     return LimioCharge(
         number=charge.number,
         name=charge.name,
         type=charge.type,
         model=charge.model,
-        price=charge.price,
-        quantity=charge.quantity,
-        discountPercentage=charge.discountPercentage,
-        discountAmount=charge.discountAmount,
+        price=segment.price,
+        quantity=segment.quantity,
+        discountPercentage=segment.discountPercentage,
+        discountAmount=segment.discountAmount,
         billingPeriod=charge.billingPeriod,
     )
 
 
-def limio_offer(rate_plan: ZuoraRatePlan, catalog: CatalogMapping, subscription_number: str) -> LimioOffer:
+def offered_charges(rate_plan: ZuoraRatePlan, day: dt.date) -> list[tuple[ZuoraCharge, ZuoraChargeSegment]]:
+    """The charges of a rate plan the customer has on `day`, each with its segment in effect that day.
+
+    Zuora keeps what has ended on the subscription: a removed rate plan (`lastChangeType: Remove`) stays,
+    its charges ending on the removal's effective date, and a charge stays after its effective end (a
+    one-time fee, a fixed-period discount). Those are not what the customer has, so a charge counts only
+    while `day` is inside its effective dates (Zuora's own rule for the segment "active on" a date). A plan
+    none of whose charges is in effect yet but some start later (the new plan of a switch scheduled for a
+    future date) is upcoming: its charges are given as they will start (their first segment), so Limio
+    shows it with its future `start` beside the current plan, which keeps its offer until the switch. A plan
+    whose charges have all ended (a removal that has taken effect) has none: it is not an offer.
+    """
+    charges = sorted(rate_plan.ratePlanCharges, key=lambda c: c.number)
+    current = [(charge, segment) for charge in charges if (segment := charge.segment_on(day)) is not None]
+    if current:
+        return current
+    return [(charge, charge.segments[0]) for charge in charges if charge.starts_after(day)]
+
+
+def limio_offer(rate_plan: ZuoraRatePlan, catalog: CatalogMapping, subscription_number: str, day: dt.date) -> LimioOffer | None:
+    """The Limio offer for a rate plan, or None when the plan is over on `day` (nothing of it is looked up in
+    the catalog then, so an unmapped legacy plan removed long ago fails nothing)."""
+    offered = offered_charges(rate_plan, day)
+    if not offered:
+        return None
     entry = catalog.entry_for(rate_plan.productRatePlanId)
     if entry is None:
         raise UnmappedRatePlan(
             f"Subscription {subscription_number} has rate plan '{rate_plan.ratePlanName}' of product '{rate_plan.productName}' "
             f"(productRatePlanId {rate_plan.productRatePlanId}) with no Limio offer in the catalog mapping"
         )
-    charges = sorted(rate_plan.ratePlanCharges, key=lambda c: c.number)
-    starts = [c.effectiveStartDate for c in charges if c.effectiveStartDate]
-    ends = [c.effectiveEndDate for c in charges if c.effectiveEndDate]
-    quantities = [c.quantity for c in charges if c.quantity is not None and c.type == "Recurring"]
+    # The plan's real start is its earliest charge segment's, whichever charges are still offered.
+    starts = [c.start for c in rate_plan.ratePlanCharges if c.start]
+    ends = [end for c, _ in offered for end in [c.segments[-1].effectiveEndDate] if end]
+    quantities = [segment.quantity for c, segment in offered if segment.quantity is not None and c.type == "Recurring"]
     return LimioOffer(
         offerPath=entry.offerPath,
         type=entry.type,
@@ -248,21 +285,35 @@ def limio_offer(rate_plan: ZuoraRatePlan, catalog: CatalogMapping, subscription_
         start=min(starts).isoformat() if starts else None,
         end=max(ends).isoformat() if ends else None,
         quantity=max(quantities) if quantities else None,
-        charges=tuple(_limio_charge(c) for c in charges),
+        charges=tuple(_limio_charge(c, segment) for c, segment in offered),
     )
 
 
-def limio_offers(subscription: ZuoraSubscription, catalog: CatalogMapping) -> tuple[LimioOffer, ...]:
-    """Zuora sends rate plans in random order; sort so the same state always maps to the same record (the same
-    product rate plan can appear twice: its charge numbers, unique in a subscription, break the tie)."""
-    offers = [limio_offer(rp, catalog, subscription.subscriptionNumber) for rp in subscription.ratePlans]
+def limio_offers(subscription: ZuoraSubscription, catalog: CatalogMapping, today: dt.date) -> tuple[LimioOffer, ...]:
+    """The offers the subscription has on its service day. Zuora sends rate plans in random order; sort so the
+    same state always maps to the same record (the same product rate plan can appear twice: its charge
+    numbers, unique in a subscription, break the tie)."""
+    day = service_day(subscription, today)
+    offers = [offer for rp in subscription.ratePlans if (offer := limio_offer(rp, catalog, subscription.subscriptionNumber, day))]
     return tuple(
         sorted(offers, key=lambda o: (o.type != OfferType.OFFER, o.start or "", o.productRatePlanId, o.offerPath, [c.number for c in o.charges]))
     )
 
 
-def schedule_entry_id(subscription_number: str, date: str, amount: Decimal, currency: str | None, description: str) -> str:
-    key = "\x1f".join([subscription_number, date, f"{amount:.2f}", currency or "", description])
+def limio_currency(subscription: ZuoraSubscription, account: ZuoraAccount | None) -> str | None:
+    """The subscription's currency, else its charges', else its account's. A subscription has `currency` only
+    in tenants with Multiple Currencies; a charge's is "Currency used by the account" ([SPEC]
+    GETSubscriptionType, GETSubscriptionRatePlanChargesType); the account's is `billingAndPayment.currency`.
+    The record and every schedule entry use this one rule."""
+    charges = sorted((c for rp in subscription.ratePlans for c in rp.ratePlanCharges), key=lambda c: c.number)
+    from_charges = next((currency for c in charges if (currency := c.any_currency)), None)
+    return subscription.currency or from_charges or (account.currency if account else None)
+
+
+def schedule_entry_id(subscription_number: str, date: str, amount: Decimal, description: str) -> str:
+    """A schedule entry is what is billed on a day: the same subscription, date, amount and description is the
+    same entry. The currency is not part of it, so the id stays when a tenant's currency first shows up."""
+    key = "\x1f".join([subscription_number, date, f"{amount:.2f}", description])
     return "schedule-" + hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
@@ -276,44 +327,83 @@ def schedule_horizon(subscription: ZuoraSubscription, today: dt.date, evergreen_
     return min(horizon, latest_billing_preview_date(today) + dt.timedelta(days=1))
 
 
-def desired_schedule(subscription: ZuoraSubscription, items: tuple[ZuoraInvoiceItem, ...], horizon: dt.date) -> list[ScheduleEntry]:
-    """One entry per billing date: the sum of what Zuora will bill that day, discounts included."""
+def billing_date(item: ZuoraInvoiceItem, in_arrears: frozenset[str]) -> dt.date:
+    """When Zuora bills an item. Its `chargeDate` is when the preview made it, not a billing date ([SPEC]
+    POSTBillingPreviewInvoiceItem), so the service period says: an in-advance charge (Zuora's default) is
+    billed when its period starts; an in-arrears one (`billingTiming: IN_ARREARS` on the charge the item's
+    `chargeNumber` names) once its period is over, the day after `serviceEndDate`."""
+    if item.chargeNumber in in_arrears and item.serviceEndDate is not None:
+        return item.serviceEndDate + dt.timedelta(days=1)
+    return item.serviceStartDate
+
+
+def desired_schedule(
+    subscription: ZuoraSubscription, items: tuple[ZuoraInvoiceItem, ...], horizon: dt.date, account: ZuoraAccount | None = None
+) -> list[ScheduleEntry]:
+    """One entry per billing date: the sum of what Zuora will bill that day, tax, discounts and credits
+    included. An item belongs to the schedule when its service period starts before the horizon, so an
+    in-arrears charge's last period of the term is in it although it is billed on the term end."""
+    in_arrears = frozenset(c.number for rp in subscription.ratePlans for c in rp.ratePlanCharges if c.in_arrears)
     by_date: dict[dt.date, list[ZuoraInvoiceItem]] = defaultdict(list)
     for item in items:
-        if item.subscriptionNumber == subscription.subscriptionNumber and item.billing_date < horizon:
-            by_date[item.billing_date].append(item)
+        if item.subscriptionNumber == subscription.subscriptionNumber and item.serviceStartDate < horizon:
+            by_date[billing_date(item, in_arrears)].append(item)
+    currency = limio_currency(subscription, account)
     entries = []
     for date, day_items in sorted(by_date.items()):
-        amount = sum((i.amount for i in day_items), Decimal(0)).quantize(CENT, ROUND_HALF_UP)
+        amount = sum((i.billed for i in day_items), Decimal(0)).quantize(CENT, ROUND_HALF_UP)
         names = sorted({i.chargeName or i.chargeNumber or "charge" for i in day_items})
         description = ", ".join(names)
         entries.append(
             ScheduleEntry(
-                id=schedule_entry_id(subscription.subscriptionNumber, date.isoformat(), amount, subscription.currency, description),
+                id=schedule_entry_id(subscription.subscriptionNumber, date.isoformat(), amount, description),
                 date=date.isoformat(),
                 amount=amount,
-                currency=subscription.currency,
+                currency=currency,
                 description=description,
             )
         )
     return entries
 
 
+def _content(entry: ScheduleEntry) -> tuple[str, Decimal, str]:
+    return entry.date, entry.amount, entry.description
+
+
 def merge_schedule(existing: tuple[ScheduleEntry, ...], desired: list[ScheduleEntry], today: dt.date) -> tuple[ScheduleEntry, ...]:
-    """Keep every entry Limio has: identical ones keep their ids, future ones that no longer apply are cancelled
-    (never deleted), and those dated today or earlier are history (billed, or being billed today), left as
-    they are."""
+    """Keep every entry Limio has: one that is still billed keeps its id (and takes the desired currency),
+    future ones that no longer apply are cancelled (never deleted), and those dated today or earlier are
+    history (billed, or being billed today), left as they are.
+
+    "Still billed" is by content (date, amount, description), not only by id: entries written before the
+    currency left the id (or by Limio itself) carry other ids, and cancelling and re-creating each of them
+    would churn every schedule for nothing. Such an entry keeps its id; an active one is preferred over a
+    cancelled one with the same content.
+    """
     desired_by_id = {entry.id: entry for entry in desired}
+    held_ids = {entry.id for entry in existing}
+    unclaimed: dict[tuple, ScheduleEntry] = {}
+    for entry in sorted(existing, key=lambda e: (e.status is ScheduleStatus.CANCELLED, e.id)):
+        if entry.id not in desired_by_id:
+            unclaimed.setdefault(_content(entry), entry)
+    adopted: dict[str, ScheduleEntry] = {}  # held id -> the desired entry it stands for
+    for entry in desired:
+        if entry.id not in held_ids and (held := unclaimed.pop(_content(entry), None)) is not None:
+            adopted[held.id] = entry
+    adopting = {entry.id for entry in adopted.values()}
     merged: dict[str, ScheduleEntry] = {}
     for entry in existing:
         if entry.id in desired_by_id:
-            merged[entry.id] = entry.model_copy(update={"status": ScheduleStatus.PENDING})
+            merged[entry.id] = desired_by_id[entry.id]
+        elif entry.id in adopted:
+            merged[entry.id] = adopted[entry.id].model_copy(update={"id": entry.id})
         elif entry.status is not ScheduleStatus.CANCELLED and dt.date.fromisoformat(entry.date) > today:
             merged[entry.id] = entry.model_copy(update={"status": ScheduleStatus.CANCELLED})
         else:
             merged[entry.id] = entry
     for entry in desired:
-        merged.setdefault(entry.id, entry)
+        if entry.id not in adopting:
+            merged.setdefault(entry.id, entry)
     return tuple(sorted(merged.values(), key=lambda e: (e.date, e.id)))
 
 
@@ -344,7 +434,7 @@ def desired_record(
     delivery = limio_contact(subscription.soldToContact) or limio_contact(account.soldToContact if account else None)
     status, out_of_term = limio_status(subscription, today)
     horizon = schedule_horizon(subscription, today, evergreen_horizon_days)
-    schedule = merge_schedule(existing.schedule if existing else (), desired_schedule(subscription, zuora.invoiceItems, horizon), today)
+    schedule = merge_schedule(existing.schedule if existing else (), desired_schedule(subscription, zuora.invoiceItems, horizon, account), today)
     return LimioSubscription(
         subscriptionNumber=subscription.subscriptionNumber,
         id=existing.id if existing else ids.subscription_id(subscription.subscriptionNumber),
@@ -359,12 +449,12 @@ def desired_record(
         termStartDate=subscription.termStartDate.isoformat(),
         termEndDate=subscription.termEndDate.isoformat() if subscription.termEndDate else None,
         autoRenew=subscription.autoRenew,
-        currency=subscription.currency or (account.currency if account else None),
+        currency=limio_currency(subscription, account),
         customerName=_full_name(billing),
         customerEmail=(billing.email or billing.workEmail) if billing else None,
         billingContact=billing,
         deliveryContact=delivery,
-        offers=limio_offers(subscription, catalog),
+        offers=limio_offers(subscription, catalog, today),
         schedule=schedule,
         zuoraAccountNumber=subscription.accountNumber,
         salesforceAccountId=crm_id,

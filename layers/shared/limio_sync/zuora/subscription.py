@@ -62,19 +62,71 @@ class ZuoraContact(_Zuora):
     country: Text = None
 
 
-class ZuoraCharge(_Zuora):
-    number: str
-    name: str
-    type: str
-    model: str
+class ZuoraChargeSegment(_Zuora):
+    """One segment of a charge (zuora-sdk RatePlanChargeSegment): what the charge is between its effective
+    dates. Zuora makes a new segment whenever an amendment changes the charge (a price rise, new quantity).
+    The end is exclusive: Zuora's own "segment active on a date" is effectiveStartDate <= date <
+    effectiveEndDate (zuora-sdk subscriptions_api, `charge-detail=current-segment`)."""
+
     price: Decimal | None = None
     quantity: Decimal | None = None
     discountPercentage: Decimal | None = None
     discountAmount: Decimal | None = None
     currency: Text = None
-    billingPeriod: Text = None
     effectiveStartDate: dt.date | None = None
     effectiveEndDate: dt.date | None = None
+
+    def in_effect_on(self, day: dt.date) -> bool:
+        started = self.effectiveStartDate is None or self.effectiveStartDate <= day
+        return started and (self.effectiveEndDate is None or day < self.effectiveEndDate)
+
+
+class ZuoraCharge(ZuoraChargeSegment):
+    """A rate plan charge (zuora-sdk GetSubscriptionRatePlanChargesWithAllSegments). Read with
+    `charge-detail=all-segments`, it carries every segment in `chargeSegments`; its own price and dates are
+    then one segment's, so the segments are what count. Without them the charge is its only segment."""
+
+    number: str
+    name: str
+    type: str
+    model: str
+    billingPeriod: Text = None
+    billingTiming: Text = None  # IN_ADVANCE (Zuora's default) or IN_ARREARS
+    chargeSegments: tuple[ZuoraChargeSegment, ...] = ()
+
+    @property
+    def segments(self) -> tuple[ZuoraChargeSegment, ...]:
+        """Earliest first; a segment without a start counts as having always been in effect."""
+        segments = self.chargeSegments or (self,)
+        return tuple(sorted(segments, key=lambda s: s.effectiveStartDate or dt.date.min))
+
+    @property
+    def start(self) -> dt.date | None:
+        """When the charge really started: its first segment's start."""
+        return self.segments[0].effectiveStartDate
+
+    @property
+    def end(self) -> dt.date | None:
+        """When its last segment ends (exclusive), or None while any segment has no end."""
+        ends = [segment.effectiveEndDate for segment in self.segments]
+        return None if None in ends else max(ends)
+
+    def segment_on(self, day: dt.date) -> ZuoraChargeSegment | None:
+        return next((segment for segment in self.segments if segment.in_effect_on(day)), None)
+
+    def has_ended_by(self, day: dt.date) -> bool:
+        return self.end is not None and self.end <= day
+
+    def starts_after(self, day: dt.date) -> bool:
+        return self.start is not None and self.start > day
+
+    @property
+    def in_arrears(self) -> bool:
+        return (self.billingTiming or "").upper() == "IN_ARREARS"
+
+    @property
+    def any_currency(self) -> str | None:
+        return self.currency or next((segment.currency for segment in self.segments if segment.currency), None)
 
 
 class ZuoraRatePlan(_Zuora):
@@ -82,7 +134,12 @@ class ZuoraRatePlan(_Zuora):
     productName: Text = None
     ratePlanName: Text = None
     subscriptionRatePlanNumber: Text = None
+    lastChangeType: Text = None  # Add, Update or Remove (zuora-sdk SubscriptionRatePlan); Zuora keeps removed plans
     ratePlanCharges: list[ZuoraCharge] = Field(default_factory=list)
+
+    @property
+    def removed(self) -> bool:
+        return (self.lastChangeType or "").lower() == "remove"
 
 
 class ZuoraSubscription(_Zuora):
@@ -136,11 +193,24 @@ class ZuoraAccount(_Zuora):
 
 
 class ZuoraInvoiceItem(_Zuora):
-    """One item of Zuora's billing preview: what Zuora will bill, when."""
+    """One item of a billing preview: what Zuora will bill, or credit, when. Three shapes, told apart by their
+    fields as Zuora defines them:
+    - the account billing preview's invoice item (zuora-sdk CreateBillingPreviewInvoiceItem): `chargeAmount`,
+      which never includes tax, and `taxAmount`, the tax of a tax-inclusive charge under Zuora Tax (else 0);
+    - its credit memo item (CreateBillingPreviewCreditMemoItem, Invoice Settlement tenants): `amount`, the
+      credit (with tax for a tax-inclusive charge), and `amountWithoutTax`, with no `chargeAmount`;
+    - the subscription preview's invoice item (PreviewExistingSubscriptionInvoiceItemResult): `amountWithoutTax`
+      and `taxAmount`, with neither `chargeAmount` nor `amount` (`ZuoraClient.preview_subscription` gives its
+      credit memo items `amount`, so they read as credits).
+    """
 
     subscriptionNumber: str
-    chargeAmount: Decimal
     serviceStartDate: dt.date
+    serviceEndDate: dt.date | None = None
+    chargeAmount: Decimal | None = None
+    amount: Decimal | None = None
+    amountWithoutTax: Decimal | None = None
+    taxAmount: Decimal | None = None
     chargeName: Text = None
     chargeNumber: Text = None
     processingType: Text = None
@@ -153,18 +223,36 @@ class ZuoraInvoiceItem(_Zuora):
             data.setdefault("subscriptionNumber", data.get("subscriptionName"))
         return data
 
-    @property
-    def billing_date(self) -> dt.date:
-        """Zuora's `chargeDate` on a preview item is when the preview ran, not when the charge is billed;
-        the service period start is the billing date of an in-advance charge."""
-        return self.serviceStartDate
+    @model_validator(mode="after")
+    def _has_an_amount(self) -> ZuoraInvoiceItem:
+        if self.chargeAmount is None and self.amount is None and self.amountWithoutTax is None:
+            raise ValueError("an item needs chargeAmount (invoice item), amount (credit memo item) or amountWithoutTax")
+        return self
 
     @property
-    def amount(self) -> Decimal:
-        """Discounts reduce what is billed whichever sign Zuora gives them."""
-        if self.processingType == "Discount":
-            return -abs(self.chargeAmount)
-        return self.chargeAmount
+    def is_credit(self) -> bool:
+        return self.chargeAmount is None and self.amount is not None
+
+    @property
+    def billed_without_tax(self) -> Decimal:
+        """What this item adds to the bill before tax: a credit takes away, discounts reduce whichever sign
+        Zuora gives them (the spec lists `processingType` in lower case, real payloads say "Discount")."""
+        if self.is_credit:
+            return -(self.amountWithoutTax if self.amountWithoutTax is not None else self.amount)
+        net = self.chargeAmount if self.chargeAmount is not None else self.amountWithoutTax
+        return -abs(net) if self._is_discount else net
+
+    @property
+    def billed(self) -> Decimal:
+        """What this item adds to the bill, tax included: what the customer pays."""
+        if self.is_credit:
+            return -self.amount
+        tax = self.taxAmount or Decimal(0)
+        return self.billed_without_tax + (-abs(tax) if self._is_discount else tax)
+
+    @property
+    def _is_discount(self) -> bool:
+        return (self.processingType or "").lower() == "discount"
 
 
 # Zuora refuses a billing preview whose target date is more than 20 years after the current date
