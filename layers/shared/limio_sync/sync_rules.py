@@ -343,7 +343,10 @@ def desired_schedule(
     """One entry per billing date: the sum of what Zuora will bill that day, tax, discounts and credits
     included. An item belongs to the schedule when its service period starts before the horizon, so an
     in-arrears charge's last period of the term is in it although it is billed on the term end."""
-    in_arrears = frozenset(c.number for rp in subscription.ratePlans for c in rp.ratePlanCharges if c.in_arrears)
+    charges = [c for rp in subscription.ratePlans for c in rp.ratePlanCharges]
+    in_arrears = frozenset(c.number for c in charges if c.in_arrears)
+    # A credit memo item has no chargeName: the charge it names says what it is.
+    charge_names = {c.number: c.name for c in charges}
     by_date: dict[dt.date, list[ZuoraInvoiceItem]] = defaultdict(list)
     for item in items:
         if item.subscriptionNumber == subscription.subscriptionNumber and item.serviceStartDate < horizon:
@@ -352,7 +355,7 @@ def desired_schedule(
     entries = []
     for date, day_items in sorted(by_date.items()):
         amount = sum((i.billed for i in day_items), Decimal(0)).quantize(CENT, ROUND_HALF_UP)
-        names = sorted({i.chargeName or i.chargeNumber or "charge" for i in day_items})
+        names = sorted({i.chargeName or charge_names.get(i.chargeNumber or "") or i.chargeNumber or "charge" for i in day_items})
         description = ", ".join(names)
         entries.append(
             ScheduleEntry(
