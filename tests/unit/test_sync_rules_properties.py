@@ -1,9 +1,12 @@
-"""Properties of the pure sync rules over generated Zuora states: syncing is idempotent, schedule entries are never
-deleted, merging a schedule twice changes nothing, an older Zuora version never wins, rate plan order is irrelevant."""
+"""Properties of the pure sync rules over generated Zuora states (rate plans removed or not, charges with segments,
+in advance or in arrears, with or without a currency; preview items in each of Zuora's three shapes): syncing is
+idempotent, schedule entries are never deleted, an entry still billed keeps the id Limio holds whatever rule made it,
+merging a schedule twice changes nothing, an older Zuora version never wins, rate plan order is irrelevant."""
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from decimal import Decimal
 
 from hypothesis import given, settings
@@ -66,27 +69,51 @@ billing_periods = st.sampled_from(["Month", "Quarter", "Annual"])
 optional_dates = st.one_of(st.none(), dates)
 plan_products = st.lists(st.sampled_from(MAPPED), max_size=3)
 charges_per_plan = st.integers(min_value=1, max_value=2)
-change_types = st.sampled_from([None, "Add", "Update", "Remove"])
+change_types = st.sampled_from([None, "Add", "Update", "Remove", "remove"])
+billing_timings = st.sampled_from(["IN_ADVANCE", "IN_ADVANCE", "IN_ARREARS", None])
+charge_currencies = st.sampled_from(["GBP", "GBP", None])
 charge_names = st.sampled_from(CHARGE_NAMES)
 versions = st.integers(min_value=1, max_value=20)
 subscription_currencies = st.sampled_from(["GBP", "EUR", "", None])
 account_currencies = st.sampled_from(["GBP", "", None])
 crm_ids = st.sampled_from(["", None, SALESFORCE_ID])
 statuses = st.sampled_from(["Draft", "Pending Activation", "Pending Acceptance", "Active", "Suspended", "Cancelled", "Expired"])
-# Billing preview items: mostly this subscription's, some of another subscription on the same account.
-invoice_items = st.lists(
-    st.fixed_dictionaries(
-        {
-            "subscriptionName": st.sampled_from([NUMBER, NUMBER, NUMBER, "A-S00099999"]),
-            "chargeAmount": money,
-            "serviceStartDate": dates.map(dt.date.isoformat),
-            "chargeName": st.sampled_from([*CHARGE_NAMES, "", None]),
-            "chargeNumber": st.sampled_from(["C-00000001", "C-00000002", "", None]),
-            "processingType": st.sampled_from(["Charge", "Charge", "Discount"]),
-        }
-    ),
-    max_size=8,
+charge_numbers = st.sampled_from(["C-00000001", "C-00000002", "C-00000003", "", None])
+service_periods = st.tuples(dates, st.integers(min_value=0, max_value=92)).map(
+    lambda period: {"serviceStartDate": period[0].isoformat(), "serviceEndDate": (period[0] + dt.timedelta(days=period[1])).isoformat()}
 )
+# Billing preview items, in Zuora's three shapes: mostly this subscription's, some of another subscription on
+# the same account.
+billing_preview_invoice_items = st.fixed_dictionaries(  # zuora-sdk CreateBillingPreviewInvoiceItem
+    {
+        "subscriptionName": st.sampled_from([NUMBER, NUMBER, NUMBER, "A-S00099999"]),
+        "chargeAmount": money,
+        "taxAmount": st.one_of(st.none(), st.just(0), prices),
+        "chargeName": st.sampled_from([*CHARGE_NAMES, "", None]),
+        "chargeNumber": charge_numbers,
+        "processingType": st.sampled_from(["Charge", "Charge", "Discount", "discount"]),
+    }
+)
+credit_memo_items = st.fixed_dictionaries(  # zuora-sdk CreateBillingPreviewCreditMemoItem
+    {
+        "subscriptionNumber": st.sampled_from([NUMBER, NUMBER, "A-S00099999"]),
+        "amount": prices,
+        "amountWithoutTax": prices,
+        "chargeNumber": charge_numbers,
+        "processingType": st.just("Charge"),
+    }
+)
+subscription_preview_items = st.fixed_dictionaries(  # PreviewExistingSubscriptionInvoiceItemResult, tagged by the client
+    {
+        "subscriptionNumber": st.just(NUMBER),
+        "amountWithoutTax": money,
+        "taxAmount": prices,
+        "chargeName": st.sampled_from(CHARGE_NAMES),
+        "processingType": st.sampled_from(["Charge", "Discount"]),
+    }
+)
+item_shapes = st.one_of(billing_preview_invoice_items, billing_preview_invoice_items, credit_memo_items, subscription_preview_items)
+invoice_items = st.lists(st.tuples(item_shapes, service_periods).map(lambda shape: {**shape[0], **shape[1]}), max_size=8)
 
 
 @st.composite
@@ -96,7 +123,7 @@ def charges(draw: st.DrawFn, number: str) -> dict:
     start = draw(charge_starts)
     length = draw(st.one_of(st.none(), lengths))
     discount = model == "DiscountPercentage"
-    return sf.charge(
+    charge = sf.charge(
         number,
         draw(charge_names),
         charge_type=charge_type,
@@ -105,10 +132,25 @@ def charges(draw: st.DrawFn, number: str) -> dict:
         quantity=None if discount else draw(quantities),
         discount_percentage=draw(percentages) if discount else None,
         billing_period=draw(billing_periods),
+        billing_timing=draw(billing_timings),
         start=start,
         end=start + length if length else None,
         charged_through=draw(optional_dates),
+        currency=draw(charge_currencies),
     )
+    if draw(st.booleans()):
+        # Read with charge-detail=all-segments: an amendment split the charge in two (zuora-sdk RatePlanChargeSegment)
+        split = start + draw(lengths)
+        charge["chargeSegments"] = [
+            {**segment_fields(charge), "effectiveStartDate": start.isoformat(), "effectiveEndDate": split.isoformat()},
+            {**segment_fields(charge), "price": None if discount else draw(prices), "effectiveStartDate": split.isoformat()},
+        ]
+    return charge
+
+
+def segment_fields(charge: dict) -> dict:
+    keys = ("price", "quantity", "discountPercentage", "discountAmount", "currency", "effectiveEndDate")
+    return {key: charge[key] for key in keys}
 
 
 @st.composite
@@ -204,16 +246,30 @@ def test_a_new_subscription_is_created_once_and_then_left_alone(raw):
 
 
 def content(entry: ScheduleEntry) -> tuple:
-    return entry.date, entry.amount, entry.currency, entry.description
+    """What makes an entry the same entry: what is billed on a day (not its currency)."""
+    return entry.date, entry.amount, entry.description
+
+
+def legacy_id(entry: ScheduleEntry, currency: str | None) -> str:
+    """The id an entry got before the currency left it (commit 379a831)."""
+    key = "\x1f".join([NUMBER, entry.date, f"{entry.amount:.2f}", currency or "", entry.description])
+    return "schedule-" + hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
 @st.composite
 def held_schedules(draw: st.DrawFn, subscription) -> tuple[ScheduleEntry, ...]:
-    """What Limio may hold: an earlier sync's schedule, some of it since cancelled."""
+    """What Limio may hold: an earlier sync's schedule, some of it since cancelled, some under the ids of the
+    old rule (the currency in the id) or of Limio itself, in another currency or none."""
     items = tuple(ZuoraInvoiceItem.model_validate(item) for item in draw(invoice_items))
     earlier = merge_schedule((), desired_schedule(subscription, items, draw(dates)), TODAY)
-    cancelled = draw(st.lists(st.booleans(), min_size=len(earlier), max_size=len(earlier)))
-    return tuple(e.model_copy(update={"status": ScheduleStatus.CANCELLED}) if flag else e for e, flag in zip(earlier, cancelled, strict=True))
+    held = []
+    for entry in earlier:
+        if draw(st.booleans()):
+            entry = entry.model_copy(update={"status": ScheduleStatus.CANCELLED})
+        currency = draw(st.sampled_from([entry.currency, "GBP", None]))
+        new_id = draw(st.sampled_from([entry.id, legacy_id(entry, currency), f"schedule-limio-{entry.date}-{entry.amount}"]))
+        held.append(entry.model_copy(update={"id": new_id, "currency": currency}))
+    return tuple({entry.id: entry for entry in held}.values())
 
 
 @PROPERTY
@@ -228,19 +284,22 @@ def test_no_schedule_entry_is_ever_deleted_and_unchanged_entries_keep_their_ids(
     merged_by_id = {entry.id: entry for entry in merged}
     assert len(merged_by_id) == len(merged), "an entry id appears twice"
     assert {entry.id for entry in held} <= set(merged_by_id)
-    assert {entry.id for entry in preview} <= set(merged_by_id)
-    held_by_content = {content(entry): entry for entry in held}
+    held_ids = {entry.id for entry in held}
+    held_contents = {content(entry) for entry in held}
     for entry in preview:
-        assert merged_by_id[entry.id].status is ScheduleStatus.PENDING
-        if content(entry) in held_by_content:
-            assert held_by_content[content(entry)].id == entry.id
-    preview_ids = {entry.id for entry in preview}
+        # Each desired entry is pending in Limio, with its currency, under a held id when Limio held its content
+        [kept] = [e for e in merged if content(e) == content(entry) and e.status is ScheduleStatus.PENDING]
+        assert kept.currency == entry.currency
+        assert (kept.id in held_ids) == (content(entry) in held_contents or entry.id in held_ids)
+    pending_contents = {content(entry) for entry in preview}
     for entry in held:
         kept = merged_by_id[entry.id]
         assert content(kept) == content(entry)
-        if entry.id not in preview_ids and dt.date.fromisoformat(entry.date) > today:
+        if kept.status is ScheduleStatus.PENDING and content(entry) in pending_contents:
+            continue
+        if dt.date.fromisoformat(entry.date) > today and entry.status is not ScheduleStatus.CANCELLED:
             assert kept.status is ScheduleStatus.CANCELLED
-        elif entry.id not in preview_ids:
+        else:
             assert kept == entry, "an entry dated today or earlier is history and stays as it is"
 
 
