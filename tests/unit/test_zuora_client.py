@@ -13,7 +13,10 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 import responses
+from pydantic import ValidationError
 
+from limio_sync import zuora_access
+from limio_sync.config import Settings
 from limio_sync.errors import ErrorCode
 from limio_sync.zuora.client import SUBSCRIPTION_READ_PARAMS, ZuoraClient
 from limio_sync.zuora.errors import (
@@ -1224,3 +1227,41 @@ def test_an_unavailable_zuora_is_not_blamed_on_the_credentials(http, make_client
     assert "client id and secret" not in message
     assert "Zuora is unavailable" in message or "could not be reached" in message
     assert caught.value.retryable
+
+
+# --- From the template's settings ---------------------------------------------------------------------------------
+
+
+def test_the_deployed_client_takes_its_entity_preview_timeout_and_the_lambdas_remaining_time_from_settings(http, monkeypatch):
+    # Given the environment template.yaml sets (ZuoraEntityId → ZUORA_ENTITY_ID) and a Lambda with 40 s left
+    environ = {
+        "JOBS_TABLE_NAME": "jobs",
+        "SUBSCRIPTIONS_TABLE_NAME": "subscriptions",
+        "CUSTOMERS_TABLE_NAME": "customers",
+        "WORK_BUCKET_NAME": "work",
+        "ZUORA_BASE_URL": BASE,
+        "ZUORA_SECRET_ARN": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:zuora",
+        "ZUORA_ENTITY_ID": "8a8082c4590e7e2a01591d5d1b4e0a25",
+        "ZUORA_CONNECT_TIMEOUT_SECONDS": "3",
+    }
+    monkeypatch.setattr(zuora_access, "credentials_from_secret", lambda arn: CREDENTIALS)
+    client = zuora_access.zuora_client(Settings.from_environ(environ), "sync-1", remaining_time=lambda: 40.0)
+    add_token(http)
+    http.add(responses.GET, SUBSCRIPTION_URL, json=SUBSCRIPTION)
+    http.add(responses.POST, PREVIEW_URL, json={"success": True})
+
+    # When it reads and previews
+    client.get_subscription("A-S00001234")
+    client.preview_billing("A00001234", dt.date(2027, 12, 31))
+
+    # Then the entity goes out, the GET keeps its 20 s and the preview waits what the Lambda allows (40 - 5 - 3)
+    assert {call.request.headers["Zuora-Entity-Ids"] for call in api_calls(http)} == {"8a8082c4590e7e2a01591d5d1b4e0a25"}
+    assert timeouts_of(http) == [(3.0, 20.0), (3.0, 32.0)]
+
+
+@pytest.mark.parametrize("entity_id", ["prod", "8a8082c4590e7e2a01591d5d1b4e0a2", "8a8082c4590e7e2a01591d5d1b4e0a25,x"])
+def test_an_entity_id_that_is_not_a_zuora_id_is_refused_at_start(entity_id):
+    tables = {"jobs_table_name": "j", "subscriptions_table_name": "s", "customers_table_name": "c", "work_bucket_name": "w"}
+
+    with pytest.raises(ValidationError, match="zuora_entity_id"):
+        Settings(**tables, zuora_base_url=BASE, zuora_entity_id=entity_id)

@@ -274,7 +274,7 @@ def limio_offer(rate_plan: ZuoraRatePlan, catalog: CatalogMapping, subscription_
         )
     # The plan's real start is its earliest charge segment's, whichever charges are still offered.
     starts = [c.start for c in rate_plan.ratePlanCharges if c.start]
-    ends = [end for c, _ in offered for end in [c.segments[-1].effectiveEndDate] if end]
+    ends = [c.segments[-1].effectiveEndDate for c, _ in offered if c.segments[-1].effectiveEndDate]
     quantities = [segment.quantity for c, segment in offered if segment.quantity is not None and c.type == "Recurring"]
     return LimioOffer(
         offerPath=entry.offerPath,
