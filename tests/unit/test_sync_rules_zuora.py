@@ -474,3 +474,14 @@ def test_an_in_arrears_charge_is_scheduled_the_day_after_its_period_not_at_its_s
     # Then the seats are billed when their month is over, the add-on when its month starts, and the term's last
     # month, billed on the term end, is still in the term's schedule
     assert schedule == (entry("2026-12-01", "4.50", "Archive Access"), entry("2027-01-01", "50.00"), entry("2027-03-01", "50.00"))
+
+
+def test_an_in_arrears_item_of_the_subscription_preview_is_joined_by_its_product_charge_when_it_has_no_number():
+    # Given the subscription preview's item, which carries `productRatePlanChargeId` but no `chargeNumber` unless
+    # an order amended the charge (zuora-sdk PreviewExistingSubscriptionInvoiceItemResult)
+    charge = seats(billing_timing="IN_ARREARS")
+    item = {"subscriptionNumber": NUMBER, "serviceStartDate": "2026-12-01", "serviceEndDate": "2026-12-31", "amountWithoutTax": 50.0,
+            "taxAmount": 0.0, "chargeName": "Digital Seats", "productRatePlanChargeId": charge["productRatePlanChargeId"]}  # fmt: skip
+    zuora = state(subscription([sf.rate_plan(sf.DIGITAL, [charge])]), [item])
+
+    assert record(zuora).schedule == (entry("2027-01-01", "50.00"),)

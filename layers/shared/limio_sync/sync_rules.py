@@ -331,8 +331,10 @@ def billing_date(item: ZuoraInvoiceItem, in_arrears: frozenset[str]) -> dt.date:
     """When Zuora bills an item. Its `chargeDate` is when the preview made it, not a billing date ([SPEC]
     POSTBillingPreviewInvoiceItem), so the service period says: an in-advance charge (Zuora's default) is
     billed when its period starts; an in-arrears one (`billingTiming: IN_ARREARS` on the charge the item's
-    `chargeNumber` names) once its period is over, the day after `serviceEndDate`."""
-    if item.chargeNumber in in_arrears and item.serviceEndDate is not None:
+    `chargeNumber` names, or its `productRatePlanChargeId` when it has no number) once its period is over,
+    the day after `serviceEndDate`."""
+    charge = item.chargeNumber or item.productRatePlanChargeId
+    if charge in in_arrears and item.serviceEndDate is not None:
         return item.serviceEndDate + dt.timedelta(days=1)
     return item.serviceStartDate
 
@@ -344,7 +346,7 @@ def desired_schedule(
     included. An item belongs to the schedule when its service period starts before the horizon, so an
     in-arrears charge's last period of the term is in it although it is billed on the term end."""
     charges = [c for rp in subscription.ratePlans for c in rp.ratePlanCharges]
-    in_arrears = frozenset(c.number for c in charges if c.in_arrears)
+    in_arrears = frozenset(key for c in charges if c.in_arrears for key in (c.number, c.productRatePlanChargeId) if key)
     # A credit memo item has no chargeName: the charge it names says what it is.
     charge_names = {c.number: c.name for c in charges}
     by_date: dict[dt.date, list[ZuoraInvoiceItem]] = defaultdict(list)

@@ -92,6 +92,7 @@ class ZuoraCharge(ZuoraChargeSegment):
     model: str
     billingPeriod: Text = None
     billingTiming: Text = None  # IN_ADVANCE (Zuora's default) or IN_ARREARS
+    productRatePlanChargeId: Text = None
     chargeSegments: tuple[ZuoraChargeSegment, ...] = ()
 
     @property
@@ -213,6 +214,9 @@ class ZuoraInvoiceItem(_Zuora):
     taxAmount: Decimal | None = None
     chargeName: Text = None
     chargeNumber: Text = None
+    # The subscription preview's items name their charge only by its product charge, unless amended by an order
+    # (zuora-sdk PreviewExistingSubscriptionInvoiceItemResult: charge_number, product_rate_plan_charge_id).
+    productRatePlanChargeId: Text = None
     processingType: Text = None
 
     @model_validator(mode="before")
