@@ -247,7 +247,8 @@ def reshape_reply(rule: FaultRule, reply: Reply, request: Request) -> Reply:
                     record.pop(name, None)
                 record.update(copy.deepcopy(rule.alterSubscription.set))
     if rule.duplicateSubscription is not None and isinstance(body.get("subscriptions"), list):
-        body["subscriptions"].extend(_older_version(record) for record in records if record.get("subscriptionNumber") == rule.duplicateSubscription)
+        older = [_older_version(record) for record in records if record.get("subscriptionNumber") == rule.duplicateSubscription]
+        body["subscriptions"].extend(older)
     return json_reply(reply.status, body, {name: value for name, value in reply.headers.items() if name != "Content-Type"})
 
 
