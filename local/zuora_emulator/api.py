@@ -32,6 +32,7 @@ from local.zuora_emulator.wire import (
     NOT_FOUND,
     Reply,
     Request,
+    at_least_version,
     decode_cursor,
     encode_cursor,
     error_envelope,
@@ -230,7 +231,7 @@ class ZuoraApi:
 
     def preview_subscription(self, request: Request, key: str) -> Reply:
         version = request.header("Zuora-Version") or self._default_api_version
-        if not _at_least_version(version, FIRST_VERSION_WITH_SUBSCRIPTION_PREVIEW):
+        if not at_least_version(version, FIRST_VERSION_WITH_SUBSCRIPTION_PREVIEW):
             return self._error(request, INVALID_VALUE, "Previewing an existing subscription needs Zuora-Version 207.0 or later.")
         subscription = self._store.subscription(key)
         if subscription is None:
@@ -325,17 +326,6 @@ def _crm_id_matches(crm_id: str | None, accepted: list[str | None]) -> bool:
     and IN", the expand-filter-fields-sort guide); `null` matches an unset crmId."""
     unset = not crm_id
     return any((value is None and unset) or (value is not None and not unset and value.casefold() == str(crm_id).casefold()) for value in accepted)
-
-
-def _at_least_version(version: str, minimum: float) -> bool:
-    """Date versions (2024-05-20, 2025-08-12) are newer than every numbered minor version."""
-    text = version.strip()
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-        return True
-    try:
-        return float(text) >= minimum
-    except ValueError:
-        return False
 
 
 def _requested_fields(fields_params: list[str]) -> list[str]:

@@ -101,6 +101,18 @@ def uses_http_error_statuses(api_version: str) -> bool:
     return bool(_DATE_VERSION.fullmatch(version)) and version >= FIRST_VERSION_WITH_HTTP_ERROR_STATUSES
 
 
+def at_least_version(api_version: str, minimum: float) -> bool:
+    """Whether a `Zuora-Version` is `minimum` (a numbered minor version such as 207.0) or later; date versions
+    (2024-05-20, 2025-08-12) come after every numbered one."""
+    version = api_version.strip()
+    if _DATE_VERSION.fullmatch(version):
+        return True
+    try:
+        return float(version) >= minimum
+    except ValueError:
+        return False
+
+
 def uses_object_query_errors(api_version: str) -> bool:
     """From 2025-08-12 Object Query errors drop `success` and bad filter/fields parameters are category 27."""
     version = api_version.strip()
