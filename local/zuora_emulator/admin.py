@@ -293,12 +293,10 @@ class ChangeStep(BaseModel):
     action: str
     body: dict[str, Any] = Field(default_factory=dict)
 
-    @field_validator("action")
-    @classmethod
-    def _known(cls, action: str) -> str:
-        if action not in ACTIONS:
-            raise ValueError(f"unknown action {action!r}; use one of {', '.join(ACTIONS)}")
-        return action
+    @model_validator(mode="after")
+    def _body_fits_the_action(self) -> ChangeStep:
+        parse_action(self.action, self.body)  # an AdminError is a ValueError: the trigger is refused when armed
+        return self
 
 
 class ChangeTrigger(BaseModel):

@@ -189,8 +189,14 @@ class ZuoraEmulator:
         self._faults.clear()
 
     def add_trigger(self, trigger: ChangeTrigger | Mapping[str, Any]) -> ChangeTrigger:
-        """Arm a change to make after the Nth matching request is answered (shaped like the tenant's `triggers`)."""
-        return self._triggers.add(trigger)
+        """Arm a change to make after the Nth matching request is answered (shaped like the tenant's `triggers`).
+
+        A bad rule or body raises ValueError; so does a subscription Zuora does not know (yet).
+        """
+        checked = trigger if isinstance(trigger, ChangeTrigger) else ChangeTrigger.model_validate(trigger)
+        if self._store.subscription(checked.then.subscription) is None:
+            raise ValueError(f"the trigger changes {checked.then.subscription}, which is not in the tenant")
+        return self._triggers.add(checked)
 
     def clear_triggers(self) -> None:
         self._triggers.clear()

@@ -12,7 +12,7 @@ import datetime as dt
 import pytest
 import requests
 
-from local.zuora_emulator import AdminError, ZuoraEmulator
+from local.zuora_emulator import AdminError, TenantError, ZuoraEmulator
 from tests.zuora_fixtures import account, subscription, tenant, zuora_id
 
 ACCOUNT = "A00009001"
@@ -382,3 +382,29 @@ def test_a_trigger_changes_zuora_after_the_nth_page_read(calendar):
     assert [s["subscriptionNumber"] for s in first.json()["subscriptions"]] == ["A-S4", "A-S3"]
     # A-S1 was renewed after page 1, so it moved to the front: page 2 repeats A-S3 and A-S1 is never listed.
     assert [s["subscriptionNumber"] for s in second.json()["subscriptions"]] == ["A-S3", "A-S2"]
+
+
+@pytest.mark.parametrize(
+    ("then", "message"),
+    [
+        ({"subscription": "A-S1", "action": "amend", "body": {"price": 1}}, "exactly one of"),
+        ({"subscription": "A-S1", "action": "upgrade"}, "Unknown action"),
+        ({"subscription": "A-S9", "action": "renew"}, "not in the tenant"),
+    ],
+)
+def test_a_trigger_that_could_not_make_its_change_is_refused_when_armed(emu, then, message):
+    trigger = {"path": f"/v1/subscriptions/accounts/{ACCOUNT}", "then": then}
+
+    reply = requests.post(f"{emu.base_url}/_emulator/triggers", json=trigger, timeout=5)
+
+    assert reply.status_code == 400 and message in reply.json()["message"]
+    with pytest.raises(ValueError, match=message):
+        emu.add_trigger(trigger)
+
+
+def test_a_tenant_file_trigger_with_a_bad_change_fails_the_tenant():
+    broken = two_plan_tenant()
+    broken["triggers"] = [{"path": "/v1/.*", "then": {"subscription": "A-S1", "action": "cancel", "body": {"when": "soon"}}}]
+
+    with pytest.raises(TenantError, match="triggers.0.then"):
+        ZuoraEmulator(broken)
