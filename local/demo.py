@@ -8,7 +8,6 @@ subscriptions as Limio now holds them together with the notification LFS would d
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import sys
 from pathlib import Path
@@ -73,11 +72,9 @@ def renew_in_zuora(service: LocalSyncService) -> str:
     """A change made outside Limio: Zuora auto-renews the first active, auto-renewing, termed subscription."""
     records = service.limio_subscriptions()
     number = next(r["subscriptionNumber"] for r in records if r["status"] == "active" and r["autoRenew"] and r.get("termEndDate"))
-    current = service.emulator.subscription(number)
-    old_end = dt.date.fromisoformat(current["termEndDate"])
-    new_end = old_end.replace(year=old_end.year + 1)
-    service.emulator.update_subscription(number, termStartDate=old_end.isoformat(), termEndDate=new_end.isoformat())
-    print(f"Zuora auto-renews {number}: term {old_end} → {new_end} (a new Zuora version, made outside Limio)")
+    old_end = service.emulator.subscription(number)["termEndDate"]
+    renewed = service.emulator.renew(number)  # as Zuora renews: the next term, a new version
+    print(f"Zuora auto-renews {number}: term {old_end} → {renewed['termEndDate']} (a new Zuora version, made outside Limio)")
     return number
 
 

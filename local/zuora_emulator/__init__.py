@@ -6,6 +6,7 @@ client at `emu.base_url` with `emu.client_id` / `emu.client_secret`.
 
 from pathlib import Path
 
+from local.zuora_emulator.admin import ACTIONS, AdminError, ChangeTrigger
 from local.zuora_emulator.faults import FaultRule
 from local.zuora_emulator.server import ZuoraEmulator
 from local.zuora_emulator.stats import EmulatorStats
@@ -13,4 +14,15 @@ from local.zuora_emulator.tenant import Tenant, TenantError, load_tenant
 
 DEMO_TENANT_PATH = Path(__file__).resolve().parents[1] / "tenants" / "demo.json"
 
-__all__ = ["DEMO_TENANT_PATH", "EmulatorStats", "FaultRule", "Tenant", "TenantError", "ZuoraEmulator", "load_tenant"]
+__all__ = [
+    "ACTIONS",
+    "DEMO_TENANT_PATH",
+    "AdminError",
+    "ChangeTrigger",
+    "EmulatorStats",
+    "FaultRule",
+    "Tenant",
+    "TenantError",
+    "ZuoraEmulator",
+    "load_tenant",
+]

@@ -2,31 +2,45 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
-import json
 import random
 import re
 import secrets
 import threading
 import uuid
+from collections.abc import Callable
 from typing import Any
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import parse_qs
 
-from local.zuora_emulator.billing import PreviewError, parse_preview_request, preview_invoice_items
+from local.zuora_emulator.billing import (
+    PreviewError,
+    billing_preview_body,
+    parse_preview_request,
+    parse_subscription_preview_request,
+    preview_invoice_items,
+    subscription_preview_body,
+)
+from local.zuora_emulator.charges import ChargeDetailError, ChargeView, parse_charge_view, render_subscription
+from local.zuora_emulator.faults import FaultBook
 from local.zuora_emulator.store import TenantStore
-from local.zuora_emulator.tenant import Credentials
+from local.zuora_emulator.tenant import Credentials, Settings
 from local.zuora_emulator.tokens import TokenIssuer
 from local.zuora_emulator.wire import (
+    BUSINESS_RULE,
+    INVALID_QUERY_PARAMETER,
     INVALID_VALUE,
     NOT_FOUND,
     Reply,
     Request,
+    at_least_version,
+    decode_cursor,
+    encode_cursor,
     error_envelope,
     json_reply,
+    page_url,
     status_for_code,
     uses_http_error_statuses,
+    uses_object_query_errors,
 )
 
 OBJECT_QUERY_DEFAULT_PAGE_SIZE = 10
@@ -43,10 +57,17 @@ _ACCOUNT_QUERY_FIELDS = {
     "crmid": "crmId",
 }
 _FILTER = re.compile(r"(?P<field>\w+)\.(?P<op>\w+):(?P<value>.*)", re.DOTALL)
+_IN_LIST = re.compile(r"\[(?P<values>.*)\]", re.DOTALL)
+# PreviewExistingSubscription needs Zuora-Version 207.0 or later (its developer.zuora.com page).
+FIRST_VERSION_WITH_SUBSCRIPTION_PREVIEW = 207.0
 
 
 class InvalidParameterError(Exception):
-    """A query parameter Zuora would reject (category 20, invalid value)."""
+    """A query parameter Zuora would reject; `code` is the category: 20 (invalid value) or 27 (filter/fields)."""
+
+    def __init__(self, message: str, code: int = INVALID_VALUE):
+        super().__init__(message)
+        self.code = code
 
 
 class SharedRandom:
@@ -72,14 +93,19 @@ class ZuoraApi:
         store: TenantStore,
         tokens: TokenIssuer,
         credentials: Credentials,
-        default_api_version: str,
+        settings: Settings,
         randomness: SharedRandom,
+        faults: FaultBook,
+        today: Callable[[], dt.date],
     ):
         self._store = store
         self._tokens = tokens
         self._credentials = credentials
-        self._default_api_version = default_api_version
+        self._default_api_version = settings.defaultApiVersion
+        self._settings = settings
         self._random = randomness
+        self._faults = faults
+        self._today = today
 
     # POST /oauth/token
 
@@ -116,17 +142,26 @@ class ZuoraApi:
             page_size = _int_param(request, "pageSize", OBJECT_QUERY_DEFAULT_PAGE_SIZE, low=1)
             if page_size > OBJECT_QUERY_MAX_PAGE_SIZE:
                 raise InvalidParameterError(f"pageSize must be between 1 and {OBJECT_QUERY_MAX_PAGE_SIZE}")
-            offset = _decode_cursor(request.param("cursor"))
-            wanted_crm_ids = _crm_id_filters(request.query.get("filter[]", []))
+            offset = _cursor_offset(request.param("cursor"))
+            crm_id_filters = _crm_id_filters(request.query.get("filter[]", []))
             fields = _requested_fields(request.query.get("fields[]", []))
         except InvalidParameterError as exc:
-            return json_reply(400, error_envelope(INVALID_VALUE, str(exc), request.request_id))
-        matching = [info for info in self._store.account_basic_infos() if all(info.get("crmId") == crm_id for crm_id in wanted_crm_ids)]
+            return self._object_query_error(request, exc)
+        accounts = self._store.account_basic_infos()
+        matching = [info for info in accounts if all(_crm_id_matches(info.get("crmId"), wanted) for wanted in crm_id_filters)]
         page = matching[offset : offset + page_size]
         body: dict[str, Any] = {"data": [_account_record(info, fields) for info in page]}
         if offset + page_size < len(matching):
-            body["nextPage"] = _encode_cursor(offset + page_size)
+            body["nextPage"] = encode_cursor(offset + page_size)
         return json_reply(200, body)
+
+    def _object_query_error(self, request: Request, exc: InvalidParameterError) -> Reply:
+        """Always HTTP 400. From Zuora-Version 2025-08-12, a bad filter[]/fields[] is category 27 and the body has no
+        `success` (https://developer.zuora.com/v1-api-reference/api-upgrades/); before it, the /v1 envelope, code ...20."""
+        version = request.header("Zuora-Version") or self._default_api_version
+        if uses_object_query_errors(version):
+            return json_reply(400, {"reasons": [{"code": exc.code, "message": str(exc)}], "requestId": request.request_id})
+        return json_reply(400, error_envelope(INVALID_VALUE, str(exc), request.request_id))
 
     # GET /v1/accounts/{account-key}
 
@@ -142,7 +177,8 @@ class ZuoraApi:
         try:
             page = _int_param(request, "page", 1, low=1)
             page_size = min(_int_param(request, "pageSize", SUBSCRIPTIONS_DEFAULT_PAGE_SIZE, low=1), SUBSCRIPTIONS_MAX_PAGE_SIZE)
-        except InvalidParameterError as exc:
+            view = self._charge_view(request)
+        except (InvalidParameterError, ChargeDetailError) as exc:
             return self._error(request, INVALID_VALUE, str(exc))
         account = self._store.account(key)
         if account is None:
@@ -151,42 +187,86 @@ class ZuoraApi:
         start = (page - 1) * page_size
         body: dict[str, Any] = {
             "success": True,
-            "subscriptions": [self._as_served(sub) for sub in subscriptions[start : start + page_size]],
+            "subscriptions": [self._as_served(sub, view) for sub in subscriptions[start : start + page_size]],
         }
         if start + page_size < len(subscriptions):
-            body["nextPage"] = _next_page_url(request, page + 1)
+            body["nextPage"] = page_url(request, page + 1)
         return json_reply(200, body)
 
     # GET /v1/subscriptions/{subscription-key}
 
     def get_subscription(self, request: Request, key: str) -> Reply:
+        try:
+            view = self._charge_view(request)
+        except ChargeDetailError as exc:
+            return self._error(request, INVALID_VALUE, str(exc))
         subscription = self._store.subscription(key)
         if subscription is None:
             return self._not_found(request, key)
-        return json_reply(200, {**self._as_served(subscription), "success": True})
+        return json_reply(200, {**self._as_served(subscription, view), "success": True})
 
     # POST /v1/operations/billing-preview
 
     def billing_preview(self, request: Request) -> Reply:
         try:
-            preview = parse_preview_request(request.body, today=dt.date.today())
+            preview = parse_preview_request(request.body, today=self._today(), tax_rates=self._tax_rates)
         except PreviewError as exc:
             return self._error(request, exc.code, str(exc))
         account = self._store.account(preview.account_key)
         if account is None:
             return self._not_found(request, preview.account_key)
         basic_info = account["basicInfo"]
+        billed = self._store.subscriptions_billed_to(basic_info["accountNumber"])
+        refusal = self._faults.preview_refusal([sub["subscriptionNumber"] for sub in billed])
+        if refusal is not None:
+            return self._error(request, BUSINESS_RULE, refusal)
         try:
-            items = preview_invoice_items(self._store.subscriptions_billed_to(basic_info["accountNumber"]), preview)
+            items = preview_invoice_items(billed, preview)
         except PreviewError as exc:
             return self._error(request, exc.code, str(exc))
-        return json_reply(200, {"accountId": basic_info.get("id"), "invoiceItems": items, "creditMemoItems": [], "success": True})
+        body = billing_preview_body(items, invoice_settlement=self._settings.invoiceSettlement)
+        return json_reply(200, {"accountId": basic_info.get("id"), **body, "success": True})
 
-    def _as_served(self, subscription: dict[str, Any]) -> dict[str, Any]:
+    # POST /v1/subscriptions/{subscription-key}/preview (PreviewExistingSubscription)
+
+    def preview_subscription(self, request: Request, key: str) -> Reply:
+        version = request.header("Zuora-Version") or self._default_api_version
+        if not at_least_version(version, FIRST_VERSION_WITH_SUBSCRIPTION_PREVIEW):
+            return self._error(request, INVALID_VALUE, "Previewing an existing subscription needs Zuora-Version 207.0 or later.")
+        subscription = self._store.subscription(key)
+        if subscription is None:
+            return self._not_found(request, key)
+        try:
+            preview = parse_subscription_preview_request(request.body, subscription, today=self._today(), tax_rates=self._tax_rates)
+        except PreviewError as exc:
+            return self._error(request, exc.code, str(exc))
+        refusal = self._faults.preview_refusal([subscription["subscriptionNumber"]])
+        if refusal is not None:
+            return self._error(request, BUSINESS_RULE, refusal)
+        try:
+            body = subscription_preview_body(subscription, preview, invoice_settlement=self._settings.invoiceSettlement)
+        except PreviewError as exc:
+            return self._error(request, exc.code, str(exc))
+        return json_reply(200, {**body, "success": True})
+
+    @property
+    def _tax_rates(self) -> dict[str, Any]:
+        return dict(self._settings.taxRates)
+
+    def _charge_view(self, request: Request) -> ChargeView:
+        return parse_charge_view(
+            request.param("charge-detail"), request.param("as-of-date"), request.param("exclude-rate-plans-with-no-charges"), today=self._today()
+        )
+
+    def _as_served(self, subscription: dict[str, Any], view: ChargeView) -> dict[str, Any]:
+        served = render_subscription(subscription, view)
+        # Subscription `currency` exists only with Multiple Currencies (GETSubscriptionType.currency).
+        if not self._settings.multipleCurrencies:
+            served.pop("currency", None)
         # Zuora returns rate plans in random order; clients must not rely on it.
-        if isinstance(subscription.get("ratePlans"), list):
-            self._random.shuffle(subscription["ratePlans"])
-        return subscription
+        if isinstance(served.get("ratePlans"), list):
+            self._random.shuffle(served["ratePlans"])
+        return served
 
     # Errors: the envelope travels with HTTP 200 under legacy API versions, with its own status from 2024-05-20
 
@@ -212,48 +292,50 @@ def _int_param(request: Request, name: str, default: int, *, low: int) -> int:
     return value
 
 
-def _crm_id_filters(filters: list[str]) -> list[str | None]:
-    """The values of `crmid.EQ:<value>` filters (AND-ed); `null` means an unset crmId."""
-    values: list[str | None] = []
+def _cursor_offset(cursor: str | None) -> int:
+    try:
+        return decode_cursor(cursor)
+    except ValueError as exc:
+        raise InvalidParameterError(str(exc)) from None
+
+
+def _crm_id_filters(filters: list[str]) -> list[list[str | None]]:
+    """Each `crmid.EQ:<value>` or `crmid.IN:[a,b]` filter (AND-ed) as the values it accepts; `null` = unset.
+
+    Syntax from https://developer.zuora.com/docs/guides/expand-filter-fields-sort/ (`name.IN:[Amy,Bella]`).
+    """
+    accepted: list[list[str | None]] = []
     for expression in filters:
         match = _FILTER.fullmatch(expression)
-        if not match or match["field"].lower() != "crmid" or match["op"].upper() != "EQ":
-            raise InvalidParameterError(f"Unsupported filter '{expression}': the emulator supports crmid.EQ:<value>")
-        values.append(None if match["value"] == "null" else match["value"])
-    return values
+        if not match or match["field"].lower() != "crmid" or match["op"].upper() not in ("EQ", "IN"):
+            message = f"Unsupported filter '{expression}': the emulator supports crmid.EQ:<value> and crmid.IN:[<values>]"
+            raise InvalidParameterError(message, INVALID_QUERY_PARAMETER)
+        if match["op"].upper() == "EQ":
+            values = [match["value"]]
+        else:
+            listed = _IN_LIST.fullmatch(match["value"])
+            if not listed or not listed["values"]:
+                raise InvalidParameterError(f"Invalid filter '{expression}': IN takes a list such as crmid.IN:[a,b]", INVALID_QUERY_PARAMETER)
+            values = [value.strip() for value in listed["values"].split(",")]
+        accepted.append([None if value == "null" else value for value in values])
+    return accepted
+
+
+def _crm_id_matches(crm_id: str | None, accepted: list[str | None]) -> bool:
+    """EQ and IN match case-insensitively ("All search fields support exact and case-insensitive matching with EQ, NE,
+    and IN", the expand-filter-fields-sort guide); `null` matches an unset crmId."""
+    unset = not crm_id
+    return any((value is None and unset) or (value is not None and not unset and value.casefold() == str(crm_id).casefold()) for value in accepted)
 
 
 def _requested_fields(fields_params: list[str]) -> list[str]:
     names = [name.strip().lower() for param in fields_params for name in param.split(",") if name.strip()]
     unknown = [name for name in names if name not in _ACCOUNT_QUERY_FIELDS]
     if unknown:
-        raise InvalidParameterError(f"Unknown account field(s): {', '.join(unknown)}")
+        raise InvalidParameterError(f"Unknown account field(s): {', '.join(unknown)}", INVALID_QUERY_PARAMETER)
     return [_ACCOUNT_QUERY_FIELDS[name] for name in names] or list(_ACCOUNT_QUERY_FIELDS.values())
 
 
 def _account_record(basic_info: dict[str, Any], fields: list[str]) -> dict[str, Any]:
     # Object Query leaves out null fields unless includeNullFields=true.
     return {name: basic_info[name] for name in fields if basic_info.get(name) is not None}
-
-
-def _encode_cursor(offset: int) -> str:
-    return base64.b64encode(json.dumps({"offset": offset}).encode()).decode()
-
-
-def _decode_cursor(cursor: str | None) -> int:
-    if not cursor:
-        return 0
-    try:
-        offset = json.loads(base64.b64decode(cursor, validate=True))["offset"]
-    except (binascii.Error, ValueError, TypeError, KeyError):
-        raise InvalidParameterError("Invalid cursor") from None
-    if not isinstance(offset, int) or offset < 0:
-        raise InvalidParameterError("Invalid cursor")
-    return offset
-
-
-def _next_page_url(request: Request, next_page: int) -> str:
-    """The same URL on this server with only `page` changed, as Zuora's absolute nextPage links are."""
-    params = [(name, value) for name, values in request.query.items() for value in values if name != "page"]
-    host = request.header("Host") or "localhost"
-    return f"http://{host}{request.raw_path}?{urlencode([('page', str(next_page)), *params])}"

@@ -11,13 +11,14 @@ import calendar
 import datetime as dt
 import json
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from local.zuora_emulator.charges import segments_of
 from local.zuora_emulator.wire import BUSINESS_RULE, INVALID_VALUE, MALFORMED_REQUEST, MISSING_VALUE
 
 CHARGE_TYPES = ("OneTime", "Recurring", "Usage")
@@ -69,9 +70,10 @@ class PreviewRequest:
     assume_renewal: str = "None"
     excluded_charge_types: frozenset[str] = frozenset()
     include_evergreen: bool = False
+    tax_rates: Mapping[str, Decimal] = field(default_factory=dict)  # percent by taxCode (the tenant's Zuora Tax table)
 
 
-def parse_preview_request(body: bytes, *, today: dt.date) -> PreviewRequest:
+def parse_preview_request(body: bytes, *, today: dt.date, tax_rates: Mapping[str, Any] | None = None) -> PreviewRequest:
     """The request body, checked the way Zuora checks it; raises PreviewError (category 90, 22 or 20)."""
     try:
         checked = _PreviewBody.model_validate_json(body or b"")
@@ -94,7 +96,154 @@ def parse_preview_request(body: bytes, *, today: dt.date) -> PreviewRequest:
         assume_renewal=checked.assumeRenewal or "None",
         excluded_charge_types=frozenset(excluded),
         include_evergreen=bool(checked.includingEvergreenSubscription),
+        tax_rates=_rates(tax_rates),
     )
+
+
+def _rates(tax_rates: Mapping[str, Any] | None) -> dict[str, Decimal]:
+    return {code: Decimal(str(rate)) for code, rate in (tax_rates or {}).items()}
+
+
+# POST /v1/subscriptions/{key}/preview (zuora-sdk PreviewExistingSubscriptionRequest / ...Response)
+
+
+class _PreviewStartDate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    previewStartDatePolicy: Literal["startOfTerm", "today", "specificDate"]
+    specificDate: dt.date | None = None
+
+
+class _PreviewThroughDate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    previewThruDatePolicy: Literal["nextBillingPeriods", "endOfTerm", "specificDate"]
+    nextBillingPeriods: int | None = None
+    specificDate: dt.date | None = None
+
+
+class _SubscriptionPreviewBody(BaseModel):
+    model_config = ConfigDict(extra="ignore")  # quantityForUsageCharges, skipTax: the emulator has no usage and always taxes
+
+    previewStartDate: _PreviewStartDate | None = None
+    previewThroughDate: _PreviewThroughDate | None = None
+
+
+@dataclass(frozen=True)
+class SubscriptionPreview:
+    start: dt.date  # items billed before it fall on the first invoice, dated `start`
+    request: PreviewRequest
+    periods: int | None = None  # nextBillingPeriods: that many items per charge
+
+
+def parse_subscription_preview_request(
+    body: bytes, subscription: dict[str, Any], *, today: dt.date, tax_rates: Mapping[str, Any] | None = None
+) -> SubscriptionPreview:
+    """The body checked as Zuora checks it (previewThroughDate required, each policy's own field required)."""
+    try:
+        checked = _SubscriptionPreviewBody.model_validate_json(body or b"")
+    except ValidationError as exc:
+        raise _request_error(exc) from None
+    through = checked.previewThroughDate
+    if through is None:
+        raise PreviewError(MISSING_VALUE, "'previewThroughDate' is required.")
+    start_policy = checked.previewStartDate or _PreviewStartDate(previewStartDatePolicy="today")
+    if start_policy.previewStartDatePolicy == "specificDate":
+        if start_policy.specificDate is None:
+            raise PreviewError(MISSING_VALUE, "'previewStartDate.specificDate' is required when previewStartDatePolicy is specificDate.")
+        start = start_policy.specificDate
+    elif start_policy.previewStartDatePolicy == "startOfTerm":
+        start = _date(subscription.get("termStartDate")) or _date(subscription.get("subscriptionStartDate")) or today
+    else:
+        start = today
+    periods = None
+    if through.previewThruDatePolicy == "specificDate":
+        if through.specificDate is None:
+            raise PreviewError(MISSING_VALUE, "'previewThroughDate.specificDate' is required when previewThruDatePolicy is specificDate.")
+        target = through.specificDate
+    elif through.previewThruDatePolicy == "endOfTerm":
+        term_end = _date(subscription.get("termEndDate"))
+        if term_end is None:
+            raise PreviewError(INVALID_VALUE, "previewThruDatePolicy endOfTerm needs a subscription with a term end (this one is evergreen).")
+        target = term_end - dt.timedelta(days=1)
+    else:
+        if not through.nextBillingPeriods or through.nextBillingPeriods < 1:
+            message = "'previewThroughDate.nextBillingPeriods' (at least 1) is required when previewThruDatePolicy is nextBillingPeriods."
+            raise PreviewError(MISSING_VALUE, message)
+        periods = through.nextBillingPeriods
+        target = _add_months(start, 12 * MAX_PREVIEW_YEARS)
+    if target > _add_months(today, 12 * MAX_PREVIEW_YEARS):
+        raise PreviewError(INVALID_VALUE, f"The preview through date must be at most {MAX_PREVIEW_YEARS} years from today.")
+    request = PreviewRequest(account_key="", target_date=target, include_evergreen=True, tax_rates=_rates(tax_rates))
+    return SubscriptionPreview(start=start, request=request, periods=periods)
+
+
+def subscription_preview_body(subscription: dict[str, Any], preview: SubscriptionPreview, *, invoice_settlement: bool) -> dict[str, Any]:
+    """`invoices` (and, with Invoice Settlement, `creditMemos`), one per bill date, computed like the billing preview.
+
+    Each document's `targetDate` is the day a bill run would produce it: the item's bill date (`chargeDate`), or the
+    preview start for what is still unbilled from before it. Existing invoices are not reproduced.
+    """
+    items = preview_invoice_items([subscription], preview.request)
+    if preview.periods is not None:
+        kept: dict[str, int] = {}
+        limited = []
+        for item in items:
+            kept[item["chargeNumber"]] = kept.get(item["chargeNumber"], 0) + 1
+            if kept[item["chargeNumber"]] <= preview.periods:
+                limited.append(item)
+        items = limited
+    credits = [item for item in items if invoice_settlement and item.get(CREDIT_BACK)]
+    invoice_items = [item for item in items if not (invoice_settlement and item.get(CREDIT_BACK))]
+    body: dict[str, Any] = {"invoices": _documents(invoice_items, preview.start, number="Preview Invoice", items_key="invoiceItems", sign=1)}
+    if invoice_settlement:
+        body["creditMemos"] = _documents(credits, preview.start, number="Preview Credit Memo", items_key="creditMemoItems", sign=-1)
+    return body
+
+
+def _documents(items: list[dict[str, Any]], start: dt.date, *, number: str, items_key: str, sign: int) -> list[dict[str, Any]]:
+    by_date: dict[dt.date, list[dict[str, Any]]] = {}
+    for item in items:
+        by_date.setdefault(max(dt.date.fromisoformat(item["chargeDate"][:10]), start), []).append(item)
+    documents = []
+    for target_date in sorted(by_date):
+        lines = [_document_line(item, sign) for item in by_date[target_date]]
+        without_tax = sum(Decimal(str(line["amountWithoutTax"])) for line in lines)
+        tax = sum(Decimal(str(line["taxAmount"])) for line in lines)
+        number_key = "invoiceNumber" if items_key == "invoiceItems" else "creditMemoNumber"
+        existing_key = "isFromExistingInvoice" if items_key == "invoiceItems" else "isFromExistingCreditMemo"
+        documents.append({
+            number_key: number,
+            "amount": float(without_tax + tax),
+            "amountWithoutTax": float(without_tax),
+            "taxAmount": float(tax),
+            "targetDate": target_date.isoformat(),
+            "status": None,
+            existing_key: False,
+            items_key: lines,
+        })
+    return documents
+
+
+def _document_line(item: dict[str, Any], sign: int) -> dict[str, Any]:
+    """PreviewExistingSubscriptionInvoiceItemResult (or ...CreditMemoItemResult: the same fields, credits positive)."""
+    source: _Charge = item[_SOURCE]
+    tax = Decimal(str(item["taxAmount"])) + item.get(EXCLUSIVE_TAX, Decimal(0))
+    return {
+        "serviceStartDate": item["serviceStartDate"],
+        "serviceEndDate": item["serviceEndDate"],
+        "amountWithoutTax": float(sign * Decimal(str(item["chargeAmount"]))),
+        "taxAmount": float(sign * tax),
+        "chargeDescription": item["chargeDescription"],
+        "chargeName": item["chargeName"],
+        "chargeNumber": item["chargeNumber"],
+        "productName": item["productName"],
+        "productRatePlanChargeId": source.fields.get("productRatePlanChargeId"),
+        "processingType": item["processingType"],
+        "unitPrice": item["_unitPrice"],
+        "quantity": item["quantity"],
+        "unitOfMeasure": item["unitOfMeasure"] or None,
+    }
 
 
 def _request_error(exc: ValidationError) -> PreviewError:
@@ -106,15 +255,66 @@ def _request_error(exc: ValidationError) -> PreviewError:
 
 
 def preview_invoice_items(subscriptions: Iterable[dict[str, Any]], request: PreviewRequest) -> list[dict[str, Any]]:
-    """Every invoice item the subscriptions would bill up to the target date, in a stable order.
+    """Every item the subscriptions would bill up to the target date, in a stable order.
 
-    Raises PreviewError (business rule) for a charge the emulator cannot price, naming it.
+    Credit-backs (a period billed in advance, then cancelled or removed) are items with a negative
+    `chargeAmount` and `CREDIT_BACK` set; `billing_preview_body` decides how Zuora shows them. Raises
+    PreviewError (business rule) for a charge the emulator cannot price, naming it.
     """
     items: list[dict[str, Any]] = []
     for subscription in subscriptions:
         items.extend(_subscription_items(subscription, request))
     items.sort(key=lambda item: (item["subscriptionNumber"], item["chargeDate"], item["chargeNumber"], item["serviceStartDate"], item["id"]))
     return items
+
+
+# Internal item keys, never served: how an item was made, which charge it bills, the tax Zuora Tax would add.
+CREDIT_BACK = "_creditBack"
+EXCLUSIVE_TAX = "_exclusiveTax"
+_SOURCE = "_source"
+
+
+def billing_preview_body(items: list[dict[str, Any]], *, invoice_settlement: bool) -> dict[str, Any]:
+    """`invoiceItems` and, with Invoice Settlement, `creditMemoItems` (zuora-sdk CreateBillingPreviewResponse).
+
+    With Invoice Settlement, credit-backs become credit memo items (POSTBillingPreviewCreditMemoItem: a positive
+    `amount` with tax, `amountWithoutTax`); without it Zuora has no credit memos and bills them as negative invoice
+    items (the spec: credit memo items "are only available if you have Invoice Settlement feature enabled").
+    """
+    body: dict[str, Any] = {"invoiceItems": [_served(item) for item in items if not (invoice_settlement and item.get(CREDIT_BACK))]}
+    if invoice_settlement:
+        body["creditMemoItems"] = [credit_memo_item(item) for item in items if item.get(CREDIT_BACK)]
+    return body
+
+
+def credit_memo_item(item: dict[str, Any]) -> dict[str, Any]:
+    source: _Charge = item[_SOURCE]
+    without_tax = -Decimal(str(item["chargeAmount"]))
+    tax = -Decimal(str(item["taxAmount"]))
+    return {
+        "id": item["id"],
+        "amount": float(without_tax + tax),
+        "amountWithoutTax": float(without_tax),
+        "appliedToItemId": None,
+        "chargeDate": item["chargeDate"],
+        "chargeNumber": item["chargeNumber"],
+        "chargeType": item["chargeType"],
+        "comment": "",
+        "processingType": item["processingType"],
+        "quantity": item["quantity"],
+        "ratePlanChargeId": item["chargeId"],
+        "serviceStartDate": item["serviceStartDate"],
+        "serviceEndDate": item["serviceEndDate"],
+        "sku": source.rate_plan.get("productSku"),
+        "skuName": source.rate_plan.get("productName"),
+        "subscriptionId": item["subscriptionId"],
+        "subscriptionNumber": item["subscriptionNumber"],
+        "unitOfMeasure": item["unitOfMeasure"],
+    }
+
+
+def _served(item: dict[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in item.items() if not name.startswith("_")}
 
 
 # One subscription
@@ -133,8 +333,14 @@ class _Window:
 class _Charge:
     subscription: dict[str, Any]
     rate_plan: dict[str, Any]
-    fields: dict[str, Any]
+    fields: dict[str, Any]  # the last segment, as a full charge
+    segments: list[dict[str, Any]] = field(default_factory=list)  # every segment as a full charge, oldest first
     items: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def charged_through(self) -> dt.date | None:
+        days = [day for segment in self.segments if (day := _date(segment.get("chargedThroughDate")))]
+        return max(days) if days else None
 
     @property
     def number(self) -> str:
@@ -149,18 +355,29 @@ def _subscription_items(subscription: dict[str, Any], request: PreviewRequest) -
     if window is None:
         return []
     charges = [
-        _Charge(subscription, rate_plan, charge)
+        _Charge(subscription, rate_plan, segments[-1], segments)
         for rate_plan in subscription.get("ratePlans") or []
         for charge in rate_plan.get("ratePlanCharges") or []
         if charge.get("type") in ("OneTime", "Recurring") and charge.get("type") not in request.excluded_charge_types
+        for segments in [segments_of(charge)]
     ]
     for charge in charges:
-        if charge.fields.get("model") not in _DISCOUNT_MODELS:
-            charge.items = list(_charge_items(charge, window, request.target_date))
+        if charge.fields.get("model") not in _DISCOUNT_MODELS and _triggered(charge):
+            charge.items = [_taxed(item, charge, request.tax_rates) for item in _charge_items(charge, window, request.target_date)]
     for discount in charges:
-        if discount.fields.get("model") in _DISCOUNT_MODELS:
+        if discount.fields.get("model") in _DISCOUNT_MODELS and _triggered(discount):
             discount.items = _discount_items(discount, charges, window)
     return [item for charge in charges for item in charge.items]
+
+
+# A charge waiting for its trigger event bills nothing until the subscription records that event (audit E2;
+# docs.zuora.com: a Pending Activation subscription needs an activation date to be activated).
+_TRIGGER_DATE_FIELD = {"ServiceActivation": "serviceActivationDate", "CustomerAcceptance": "customerAcceptanceDate"}
+
+
+def _triggered(charge: _Charge) -> bool:
+    date_field = _TRIGGER_DATE_FIELD.get(str(charge.segments[0].get("triggerEvent")))
+    return date_field is None or _date(charge.subscription.get(date_field)) is not None
 
 
 def _billing_window(subscription: dict[str, Any], request: PreviewRequest) -> _Window | None:
@@ -184,7 +401,7 @@ def _billing_window(subscription: dict[str, Any], request: PreviewRequest) -> _W
         return _Window(None, term_end, renewed=True)
     end = term_end
     while end <= request.target_date:
-        end = _add_term(end, subscription.get("renewalTerm"), subscription.get("renewalTermPeriodType"))
+        end = add_term(end, subscription.get("renewalTerm"), subscription.get("renewalTermPeriodType"))
     return _Window(end, term_end, renewed=end != term_end)
 
 
@@ -194,7 +411,7 @@ def _assumed_to_renew(subscription: dict[str, Any], assume_renewal: str) -> bool
     return assume_renewal == "All" or (assume_renewal == "Autorenew" and subscription.get("autoRenew") is True)
 
 
-def _add_term(day: dt.date, length: Any, period_type: Any) -> dt.date:
+def add_term(day: dt.date, length: Any, period_type: Any) -> dt.date:
     length = int(length)
     if period_type == "Day":
         return day + dt.timedelta(days=length)
@@ -225,41 +442,77 @@ def _charge_items(charge: _Charge, window: _Window, target_date: dt.date) -> Ite
     if charge.fields.get("type") == "OneTime":
         yield from _one_time_items(charge, window, target_date)
         return
-    start = _date(charge.fields.get("effectiveStartDate"))
-    if start is None:
+    anchor = _date(charge.segments[0].get("effectiveStartDate"))
+    if anchor is None:
         raise PreviewError(BUSINESS_RULE, f"The emulator cannot preview {charge.describe()}: it has no effectiveStartDate.")
-    unbilled_from = _date(charge.fields.get("chargedThroughDate")) or start
+    unbilled_from = charge.charged_through or anchor
     end = _charge_end(charge, window)
-    months, days = _cadence(charge)
-    amount = _period_amount(charge)
+    cadence = _cadence(charge)
     in_arrears = charge.fields.get("billingTiming") == "IN_ARREARS"
+    for index, segment in enumerate(charge.segments):
+        last = index == len(charge.segments) - 1
+        segment_start = max(_date(segment.get("effectiveStartDate")) or anchor, unbilled_from)
+        segment_end = end if last else _earliest(_date(segment.get("effectiveEndDate")), end)
+        amount = _period_amount(charge, segment)
+        for period_start, period_end in _periods(anchor, cadence, segment_start, segment_end):
+            service_start, service_end = max(period_start, segment_start), _earliest(period_end, segment_end)
+            charge_date = service_end if in_arrears else service_start
+            if charge_date > target_date:
+                break
+            billed = _prorated(amount, (service_end - service_start).days, (period_end - period_start).days)
+            yield _item(charge, segment, service_start, service_end - dt.timedelta(days=1), charge_date, billed)
+    yield from _credit_backs(charge, end, anchor, cadence, target_date)
+
+
+def _credit_backs(charge: _Charge, end: dt.date | None, anchor: dt.date, cadence: tuple[int, int], target_date: dt.date) -> Iterator[dict[str, Any]]:
+    """Service billed in advance past the charge's end (a cancellation or removal) is credited back, per period.
+
+    The credit is priced by the segment in effect just before the end; it is dated on the end, when Zuora's next
+    bill run would issue it.
+    """
+    billed_through = charge.charged_through
+    if end is None or billed_through is None or billed_through <= end or end > target_date:
+        return
+    before_end = [segment for segment in charge.segments if (_date(segment.get("effectiveStartDate")) or anchor) < end] or charge.segments[:1]
+    amount = _period_amount(charge, before_end[-1])
+    for period_start, period_end in _periods(anchor, cadence, end, billed_through):
+        service_start, service_end = max(period_start, end), min(period_end, billed_through)
+        credit = _prorated(amount, (service_end - service_start).days, (period_end - period_start).days)
+        item = _item(charge, before_end[-1], service_start, service_end - dt.timedelta(days=1), end, -credit)
+        item["id"] = _item_id(item["subscriptionNumber"], charge.number, service_start.isoformat(), "credit")
+        item[CREDIT_BACK] = True
+        yield item
+
+
+def _periods(anchor: dt.date, cadence: tuple[int, int], start: dt.date, end: dt.date | None) -> Iterator[tuple[dt.date, dt.date]]:
+    """The billing periods (counted from `anchor`) that overlap [start, end); an open end never stops."""
+    months, days = cadence
     period = 0
     while True:
-        period_start = _add_months(start, months * period) + dt.timedelta(days=days * period)
-        period_end = _add_months(start, months * (period + 1)) + dt.timedelta(days=days * (period + 1))
+        period_start = _add_months(anchor, months * period) + dt.timedelta(days=days * period)
+        period_end = _add_months(anchor, months * (period + 1)) + dt.timedelta(days=days * (period + 1))
         period += 1
-        if period_end <= unbilled_from:
-            continue
         if end is not None and period_start >= end:
             return
-        service_start = max(period_start, unbilled_from)
-        service_end = min(period_end, end) if end is not None else period_end
-        if service_start >= service_end:
-            return  # billed through the charge's end
-        charge_date = service_end if in_arrears else service_start
-        if charge_date > target_date:
+        if period_end <= start:
+            continue
+        if end is not None and start >= end:
             return
-        billed = _prorated(amount, (service_end - service_start).days, (period_end - period_start).days)
-        yield _item(charge, service_start, service_end - dt.timedelta(days=1), charge_date, billed)
+        yield period_start, period_end
+
+
+def _earliest(day: dt.date | None, other: dt.date | None) -> dt.date | None:
+    days = [value for value in (day, other) if value is not None]
+    return min(days) if days else None
 
 
 def _one_time_items(charge: _Charge, window: _Window, target_date: dt.date) -> Iterator[dict[str, Any]]:
-    if charge.fields.get("chargedThroughDate"):
+    if charge.charged_through:
         return  # already billed
-    day = _date(charge.fields.get("triggerDate")) or _date(charge.fields.get("effectiveStartDate"))
+    day = _date(charge.fields.get("triggerDate")) or _date(charge.segments[0].get("effectiveStartDate"))
     if day is None or day > target_date or (window.end is not None and day >= window.end):
         return
-    yield _item(charge, day, day, day, _rounded(_period_amount(charge)))
+    yield _item(charge, charge.fields, day, day, day, _rounded(_period_amount(charge, charge.fields)))
 
 
 def _cadence(charge: _Charge) -> tuple[int, int]:
@@ -275,22 +528,22 @@ def _cadence(charge: _Charge) -> tuple[int, int]:
     raise PreviewError(BUSINESS_RULE, f"The emulator cannot preview {charge.describe()}: billing period {period!r} is not supported.")
 
 
-def _period_amount(charge: _Charge) -> Decimal:
-    """What one full billing period (or the one-time charge) costs, before rounding."""
+def _period_amount(charge: _Charge, segment: dict[str, Any]) -> Decimal:
+    """What one full billing period (or the one-time charge) costs under a segment's terms, before rounding."""
     model = charge.fields.get("model")
-    quantity = _decimal(charge.fields.get("quantity"), default=Decimal(1))
+    quantity = _decimal(segment.get("quantity"), default=Decimal(1))
     if model == "FlatFee":
-        return _required_price(charge)
+        return _required_price(charge, segment)
     if model == "PerUnit":
-        return _required_price(charge) * quantity
+        return _required_price(charge, segment) * quantity
     if model in ("Volume", "Tiered"):
-        return _tiered_amount(charge, quantity, volume=model == "Volume")
+        return _tiered_amount(charge, segment, quantity, volume=model == "Volume")
     raise PreviewError(BUSINESS_RULE, f"The emulator cannot preview {charge.describe()}: charge model {model!r} is not supported.")
 
 
-def _tiered_amount(charge: _Charge, quantity: Decimal, *, volume: bool) -> Decimal:
+def _tiered_amount(charge: _Charge, segment: dict[str, Any], quantity: Decimal, *, volume: bool) -> Decimal:
     """Volume: the tier holding the whole quantity prices all of it. Tiered: each tier prices its own units."""
-    tiers = sorted(charge.fields.get("tiers") or [], key=lambda tier: _decimal(tier.get("startingUnit")))
+    tiers = sorted(segment.get("tiers") or [], key=lambda tier: _decimal(tier.get("startingUnit")))
     total = Decimal(0)
     for tier in tiers:
         first = _decimal(tier.get("startingUnit"))
@@ -309,10 +562,10 @@ def _tiered_amount(charge: _Charge, quantity: Decimal, *, volume: bool) -> Decim
     return total
 
 
-def _required_price(charge: _Charge) -> Decimal:
-    if charge.fields.get("price") is None:
+def _required_price(charge: _Charge, segment: dict[str, Any]) -> Decimal:
+    if segment.get("price") is None:
         raise PreviewError(BUSINESS_RULE, f"The emulator cannot preview {charge.describe()}: it has no price.")
-    return _decimal(charge.fields["price"])
+    return _decimal(segment["price"])
 
 
 # Discounts
@@ -320,7 +573,7 @@ def _required_price(charge: _Charge) -> Decimal:
 
 def _discount_items(discount: _Charge, charges: list[_Charge], window: _Window) -> list[dict[str, Any]]:
     """One negative item per discounted item whose service starts while the discount is unbilled and in effect."""
-    start = _date(discount.fields.get("chargedThroughDate")) or _date(discount.fields.get("effectiveStartDate"))
+    start = discount.charged_through or _date(discount.segments[0].get("effectiveStartDate"))
     end = _charge_end(discount, window)
     applies_to = _discounted_charge_types(discount.fields.get("applyDiscountTo"))
     same_rate_plan_only = str(discount.fields.get("discountLevel") or "").lower() == "rateplan"
@@ -331,7 +584,8 @@ def _discount_items(discount: _Charge, charges: list[_Charge], window: _Window) 
         and charge.fields.get("type") in applies_to
         and (not same_rate_plan_only or charge.rate_plan is discount.rate_plan)
         for item in charge.items
-        if (start is None or item["serviceStartDate"] >= start.isoformat()) and (end is None or item["serviceStartDate"] < end.isoformat())
+        if not item.get(CREDIT_BACK)
+        and (start is None or item["serviceStartDate"] >= start.isoformat()) and (end is None or item["serviceStartDate"] < end.isoformat())
     ]
     if discount.fields.get("model") == "DiscountPercentage":
         percentage = _decimal(discount.fields.get("discountPercentage"))
@@ -361,7 +615,9 @@ def _discounted_charge_types(apply_discount_to: Any) -> set[str]:
 # Items
 
 
-def _item(charge: _Charge, service_start: dt.date, service_end: dt.date, charge_date: dt.date, amount: Decimal) -> dict[str, Any]:
+def _item(
+    charge: _Charge, segment: dict[str, Any], service_start: dt.date, service_end: dt.date, charge_date: dt.date, amount: Decimal
+) -> dict[str, Any]:
     subscription, fields = charge.subscription, charge.fields
     number = subscription.get("subscriptionNumber")
     return {
@@ -377,14 +633,37 @@ def _item(charge: _Charge, service_start: dt.date, service_end: dt.date, charge_
         "chargeNumber": charge.number,
         "chargeId": fields.get("id"),
         "productName": charge.rate_plan.get("productName"),
-        "quantity": _number(fields.get("quantity"), default=1),
+        "quantity": _number(segment.get("quantity"), default=1),
         "taxAmount": 0,
         "unitOfMeasure": fields.get("uom") or "",
         "chargeDate": f"{charge_date.isoformat()} 00:00:00",
         "chargeType": fields.get("type"),
         "processingType": "Charge",
         "appliedToItemId": None,
+        _SOURCE: charge,
+        "_unitPrice": _number(segment.get("price"), default=0),
     }
+
+
+def _taxed(item: dict[str, Any], charge: _Charge, tax_rates: Mapping[str, Decimal]) -> dict[str, Any]:
+    """Zuora Tax on an item: `chargeAmount` never includes tax (POSTBillingPreviewInvoiceItem.chargeAmount).
+
+    A tax-inclusive charge's price holds the tax: the item splits it into `chargeAmount` and `taxAmount`. A
+    tax-exclusive charge's tax is added on the invoice; the billing preview reports `taxAmount` 0 for it (the
+    spec: "Otherwise, the value of this field is 0"), the subscription preview adds it (EXCLUSIVE_TAX).
+    """
+    mode = charge.fields.get("taxMode")
+    if charge.fields.get("taxable") is False or mode not in ("TaxInclusive", "TaxExclusive"):
+        return item
+    code = charge.fields.get("taxCode")
+    if code not in tax_rates:
+        raise PreviewError(BUSINESS_RULE, f"The emulator cannot preview {charge.describe()}: no tax rate for tax code {code!r} (settings.taxRates).")
+    rate = tax_rates[code] / 100
+    amount = Decimal(str(item["chargeAmount"]))
+    if mode == "TaxInclusive":
+        net = _rounded(amount / (1 + rate))
+        return {**item, "chargeAmount": float(net), "taxAmount": float(amount - net)}
+    return {**item, EXCLUSIVE_TAX: _rounded(amount * rate)}
 
 
 def _discount_item(discount: _Charge, target: dict[str, Any], amount: Decimal) -> dict[str, Any]:
@@ -403,6 +682,10 @@ def _discount_item(discount: _Charge, target: dict[str, Any], amount: Decimal) -
         "chargeType": fields.get("type"),
         "processingType": "Discount",
         "appliedToItemId": target["id"],
+        "taxAmount": 0,
+        _SOURCE: discount,
+        "_unitPrice": 0,
+        EXCLUSIVE_TAX: Decimal(0),
     }
 
 

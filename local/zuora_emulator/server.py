@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import functools
+import json
 import logging
 import re
 import socket
@@ -19,10 +21,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from pydantic import ValidationError
+
+from local.zuora_emulator.admin import AdminError, ChangeTrigger, TriggerBook
 from local.zuora_emulator.api import SharedRandom, ZuoraApi
-from local.zuora_emulator.faults import FaultBook, FaultRule, fault_reply
+from local.zuora_emulator.faults import FaultBook, FaultRule, fault_reply, reshape_reply
 from local.zuora_emulator.stats import (
-    RATE_LIMIT_PER_MINUTE,
+    RATE_LIMIT_HEADER,
     ConcurrencyGate,
     EmulatorStats,
     RateWindow,
@@ -43,6 +48,7 @@ from local.zuora_emulator.wire import (
 
 logger = logging.getLogger("local.zuora_emulator")
 
+ADMIN_PREFIX = "/_emulator/"
 ZUORA_DEFAULT_CONCURRENCY_LIMIT = 40  # reported in headers when the emulator enforces no limit
 
 
@@ -63,6 +69,7 @@ _ROUTES = (
     _Route("GET", r"/v1/accounts/(?P<key>[^/]+)", "get_account", ZuoraApi.get_account),
     _Route("GET", r"/v1/subscriptions/accounts/(?P<key>[^/]+)", "list_subscriptions", ZuoraApi.list_subscriptions),
     _Route("GET", r"/v1/subscriptions/(?P<key>[^/]+)", "get_subscription", ZuoraApi.get_subscription),
+    _Route("POST", r"/v1/subscriptions/(?P<key>[^/]+)/preview", "preview_subscription", ZuoraApi.preview_subscription),
     _Route("POST", r"/v1/operations/billing-preview", "billing_preview", ZuoraApi.billing_preview),
 )
 
@@ -78,12 +85,20 @@ def _resolve(method: str, path: str) -> tuple[_Route | None, dict[str, str]]:
 class ZuoraEmulator:
     """A Zuora REST API on a local port, serving one tenant. See docs/zuora-emulator.md."""
 
-    def __init__(self, tenant: str | Path | Mapping[str, Any] | Tenant, *, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        tenant: str | Path | Mapping[str, Any] | Tenant,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        today: Callable[[], dt.date] = dt.date.today,
+    ):
         self._tenant = load_tenant(tenant)
         settings = self._tenant.settings
+        self._today = today
         self._store = TenantStore(self._tenant.accounts, self._tenant.subscriptions)
         self._tokens = TokenIssuer(settings.tokenTtlSeconds, clock)
         self._faults = FaultBook(self._tenant.faults)
+        self._triggers = TriggerBook(self._tenant.triggers)
         self._stats = StatsRecorder()
         self._gate = ConcurrencyGate()
         self._rate_window = RateWindow(clock)
@@ -92,8 +107,10 @@ class ZuoraEmulator:
             store=self._store,
             tokens=self._tokens,
             credentials=self._tenant.credentials,
-            default_api_version=settings.defaultApiVersion,
+            settings=settings,
             randomness=self._random,
+            faults=self._faults,
+            today=today,
         )
         self._latency_ms, self._latency_jitter_ms = settings.latencyMs, settings.latencyJitterMs
         self._concurrency_limit = settings.concurrencyLimit
@@ -171,6 +188,19 @@ class ZuoraEmulator:
         """Disarm every rule, including those from the tenant file."""
         self._faults.clear()
 
+    def add_trigger(self, trigger: ChangeTrigger | Mapping[str, Any]) -> ChangeTrigger:
+        """Arm a change to make after the Nth matching request is answered (shaped like the tenant's `triggers`).
+
+        A bad rule or body raises ValueError; so does a subscription Zuora does not know (yet).
+        """
+        checked = trigger if isinstance(trigger, ChangeTrigger) else ChangeTrigger.model_validate(trigger)
+        if self._store.subscription(checked.then.subscription) is None:
+            raise ValueError(f"the trigger changes {checked.then.subscription}, which is not in the tenant")
+        return self._triggers.add(checked)
+
+    def clear_triggers(self) -> None:
+        self._triggers.clear()
+
     def set_latency(self, ms: float, jitter_ms: float = 0) -> None:
         if ms < 0 or jitter_ms < 0:
             raise ValueError("latency and jitter must not be negative")
@@ -208,11 +238,44 @@ class ZuoraEmulator:
     def move_subscription(self, number: str, to_account_number: str) -> dict[str, Any]:
         return self._store.move_subscription(number, to_account_number)
 
+    # Zuora-side changes as Zuora makes them (docs/zuora-emulator.md "Changing Zuora"); each returns the new
+    # version (contacts on the account: the account). Bad bodies raise AdminError, unknown numbers KeyError.
+
+    def change(self, number: str, action: str, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        return self._store.apply_change(number, action, body, today=self._today())
+
+    def renew(self, number: str) -> dict[str, Any]:
+        return self.change(number, "renew")
+
+    def amend(self, number: str, **body: Any) -> dict[str, Any]:
+        """`chargeNumber=` with `price=`/`quantity=`, or `addRatePlan=`, or `removeRatePlan=`; `effectiveDate=` (default today)."""
+        return self.change(number, "amend", body)
+
+    def cancel(self, number: str, **body: Any) -> dict[str, Any]:
+        return self.change(number, "cancel", body)
+
+    def suspend(self, number: str, **body: Any) -> dict[str, Any]:
+        return self.change(number, "suspend", body)
+
+    def resume(self, number: str, **body: Any) -> dict[str, Any]:
+        return self.change(number, "resume", body)
+
+    def transfer_owner(self, number: str, account_number: str) -> dict[str, Any]:
+        return self.change(number, "transfer-owner", {"accountNumber": account_number})
+
+    def transfer_invoice_owner(self, number: str, account_number: str) -> dict[str, Any]:
+        return self.change(number, "transfer-invoice-owner", {"accountNumber": account_number})
+
+    def change_contacts(self, number: str, **body: Any) -> dict[str, Any]:
+        return self.change(number, "contacts", body)
+
     # Request pipeline: faults → authentication → endpoint; /v1 and /object-query first pass the
     # concurrency limit and the latency.
 
     def handle(self, request: Request) -> Reply:
         """Answers one parsed request (called by the HTTP handler threads)."""
+        if request.path.startswith(ADMIN_PREFIX):
+            return self._admin(request)
         route, path_params = _resolve(request.method, request.path)
         self._stats.record_request(request.method, route.name if route else "unmatched")
         try:
@@ -225,7 +288,42 @@ class ZuoraEmulator:
             reply = json_reply(500, error_envelope(INTERNAL_ERROR, "An internal error occurred.", request.request_id))
         self._stats.record_status(reply.status)
         reply.headers = {**self._correlation_headers(request), **reply.headers}
+        # The answer is computed: a change armed for "after this request" is seen by the next one.
+        for step in self._triggers.observe(request):
+            try:
+                self.change(step.subscription, step.action, step.body)
+            except (AdminError, KeyError):
+                logger.exception("Zuora emulator trigger could not %s %s", step.action, step.subscription)
         return reply
+
+    # The admin endpoint: not Zuora's, so no token, no limits, no faults and not counted in the stats.
+
+    def _admin(self, request: Request) -> Reply:
+        try:
+            body = json.loads(request.body or b"{}")
+        except ValueError:
+            return json_reply(400, {"message": "The body must be JSON."})
+        try:
+            match = re.fullmatch(ADMIN_PREFIX + r"subscriptions/(?P<number>[^/]+)/(?P<action>[a-z-]+)", request.path)
+            if match and request.method == "POST":
+                return json_reply(200, self.change(match["number"], match["action"], body))
+            if request.path == ADMIN_PREFIX + "faults" and request.method in ("POST", "DELETE"):
+                if request.method == "DELETE":
+                    self.clear_faults()
+                    return json_reply(200, {"cleared": True})
+                return json_reply(201, self.add_fault(body).model_dump(exclude_defaults=True))
+            if request.path == ADMIN_PREFIX + "triggers" and request.method in ("POST", "DELETE"):
+                if request.method == "DELETE":
+                    self.clear_triggers()
+                    return json_reply(200, {"cleared": True})
+                return json_reply(201, self.add_trigger(body).model_dump(exclude_defaults=True))
+        except KeyError as exc:
+            return json_reply(404, {"message": str(exc.args[0]) if exc.args else "not found"})
+        except ValidationError as exc:
+            return json_reply(400, {"message": "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors())})
+        except (AdminError, ValueError) as exc:
+            return json_reply(400, {"message": str(exc)})
+        return json_reply(404, {"message": f"No emulator admin route for {request.method} {request.path}"})
 
     def _handle_metered(self, request: Request, route: _Route, path_params: dict[str, str]) -> Reply:
         limit = self._concurrency_limit
@@ -241,11 +339,13 @@ class ZuoraEmulator:
         return reply
 
     def _with_faults(self, request: Request, produce: Callable[[], Reply]) -> Reply:
-        rule = self._faults.take(request.method, request.path)
+        rule = self._faults.take(request)
         if rule is None:
             return produce()
         if rule.delaySeconds:
             time.sleep(rule.delaySeconds)
+        if rule.reshapes_the_answer:
+            return reshape_reply(rule, produce(), request)
         imposed = fault_reply(rule, request.request_id)
         return produce() if imposed is None else imposed
 
@@ -280,7 +380,7 @@ class ZuoraEmulator:
             "Concurrency-Limit-Type": "Default",
             "Concurrency-Limit-Limit": str(reported_limit),
             "Concurrency-Limit-Remaining": str(max(0, reported_limit - in_flight)),
-            "RateLimit-Limit": f"{RATE_LIMIT_PER_MINUTE}, {RATE_LIMIT_PER_MINUTE};w=60",
+            "RateLimit-Limit": RATE_LIMIT_HEADER,
             "RateLimit-Remaining": str(rate_remaining),
             "RateLimit-Reset": str(rate_reset),
         }
@@ -343,6 +443,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self._serve()
 
     def do_POST(self) -> None:  # noqa: N802
+        self._serve()
+
+    def do_DELETE(self) -> None:  # noqa: N802
         self._serve()
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (signature of the base class)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 RATE_LIMIT_PER_MINUTE = 50_000  # Zuora production tenants (zuora.md §5.2); reported, never enforced
+RATE_LIMIT_HEADER = f"{RATE_LIMIT_PER_MINUTE}, {RATE_LIMIT_PER_MINUTE};w=60"  # the RateLimit-Limit header
 
 
 @dataclass(frozen=True)

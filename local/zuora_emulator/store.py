@@ -10,6 +10,8 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from local.zuora_emulator.admin import AdminError, ContactsBody, TransferBody, changed_subscription, parse_action
+
 
 class TenantStore:
     """Holds the data; every read returns a copy so callers can never change state behind the lock."""
@@ -95,6 +97,41 @@ class TenantStore:
                 moved[f"account{field}"] = value
                 moved[f"invoiceOwnerAccount{field}"] = value
             return self._new_version(current, moved)
+
+    def apply_change(self, number: str, action: str, body: Mapping[str, Any] | None, *, today: dt.date) -> dict[str, Any]:
+        """One admin action (local/zuora_emulator/admin.py); returns the new version, or the account for contacts."""
+        checked = parse_action(action, body)
+        with self._lock:
+            current = self._require_subscription(number)
+            if isinstance(checked, TransferBody):
+                role = "account" if action == "transfer-owner" else "invoiceOwnerAccount"
+                return self._new_version(current, self._with_owner(current, role, checked.accountNumber))
+            if isinstance(checked, ContactsBody):
+                return self._change_contacts(current, checked)
+            return self._new_version(current, changed_subscription(current, checked, today=today))
+
+    def _with_owner(self, current: dict[str, Any], role: str, account_number: str) -> dict[str, Any]:
+        try:
+            info = self._require_account(account_number)["basicInfo"]
+        except ValueError as exc:
+            raise AdminError(str(exc)) from None
+        changed = copy.deepcopy(current)
+        changed.update({f"{role}Id": info.get("id"), f"{role}Number": info["accountNumber"], f"{role}Name": info.get("name")})
+        return changed
+
+    def _change_contacts(self, current: dict[str, Any], body: ContactsBody) -> dict[str, Any]:
+        """The owner account's contacts change in place (no subscription version: contacts belong to the account),
+        or the subscription's own billToContact/soldToContact, which is a new version."""
+        contacts = {name: value for name, value in (("billToContact", body.billToContact), ("soldToContact", body.soldToContact)) if value}
+        if body.on == "subscription":
+            changed = copy.deepcopy(current)
+            for name, value in contacts.items():
+                changed[name] = {**(changed.get(name) or {}), **copy.deepcopy(value)}
+            return self._new_version(current, changed)
+        account = self._require_account(current.get("accountNumber"))
+        for name, value in contacts.items():
+            account[name] = {**(account.get(name) or {}), **copy.deepcopy(value)}
+        return copy.deepcopy(account)
 
     def remove_subscription(self, number: str) -> None:
         with self._lock:

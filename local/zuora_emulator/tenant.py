@@ -13,10 +13,11 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from local.zuora_emulator.admin import ChangeTrigger
 from local.zuora_emulator.faults import FaultRule
 
 
@@ -41,6 +42,11 @@ class Settings(BaseModel):
     tokenTtlSeconds: int = Field(default=3599, ge=1)
     defaultApiVersion: str = "211.0"
     seed: int | None = None
+    # Tenant features (docs/zuora-emulator.md "Tenant features"): subscription `currency` exists only with
+    # Multiple Currencies; credit memos only with Invoice Settlement; Zuora Tax rates in percent by tax code.
+    multipleCurrencies: bool = True
+    invoiceSettlement: bool = False
+    taxRates: dict[str, Annotated[float, Field(ge=0)]] = Field(default_factory=dict)
 
 
 class _BasicInfo(BaseModel):
@@ -72,6 +78,7 @@ class _TenantFile(BaseModel):
     accounts: list[_Account] = []
     subscriptions: list[_Subscription] = []
     faults: list[FaultRule] = []
+    triggers: list[ChangeTrigger] = []
 
     @model_validator(mode="after")
     def _references_hold(self) -> _TenantFile:
@@ -95,6 +102,7 @@ class Tenant:
     accounts: list[dict[str, Any]]  # GET /v1/accounts/{key} bodies without "success"
     subscriptions: list[dict[str, Any]]  # GET /v1/subscriptions/{key} bodies without "success"
     faults: list[FaultRule]
+    triggers: list[ChangeTrigger]
 
 
 def load_tenant(source: str | Path | Mapping[str, Any] | Tenant) -> Tenant:
@@ -117,6 +125,7 @@ def load_tenant(source: str | Path | Mapping[str, Any] | Tenant) -> Tenant:
         accounts=copy.deepcopy(list(raw.get("accounts", []))),
         subscriptions=copy.deepcopy(list(raw.get("subscriptions", []))),
         faults=list(checked.faults),
+        triggers=list(checked.triggers),
     )
 
 

@@ -142,11 +142,28 @@ def test_object_query_pages_with_an_opaque_cursor(zuora):
     assert "nextPage" not in second
 
 
-@pytest.mark.parametrize("value", ["x' or crmId != '", "a&filter[]=crmid.NE:b", "1,2", "%27", SALESFORCE_ID.lower()])
-def test_object_query_values_are_compared_exactly_and_never_break_the_query(zuora, value):
+@pytest.mark.parametrize("value", ["x' or crmId != '", "a&filter[]=crmid.NE:b", "1,2", "%27", SALESFORCE_ID[:15]])
+def test_object_query_values_are_compared_whole_and_never_break_the_query(zuora, value):
     reply = query_accounts(zuora, value)
 
     assert (reply.status_code, reply.json()) == (200, {"data": []})
+
+
+def test_object_query_eq_ignores_case_as_zuora_documents(zuora):
+    # "All search fields support exact and case-insensitive matching with EQ, NE, and IN" (expand-filter-fields-sort guide)
+    reply = query_accounts(zuora, SALESFORCE_ID.lower(), **{"fields[]": "accountnumber,crmid"})
+
+    assert reply.json() == {"data": [{"accountNumber": CONSUMER, "crmId": SALESFORCE_ID}, {"accountNumber": PRINT, "crmId": SALESFORCE_ID}]}
+
+
+def test_object_query_in_takes_a_bracketed_list_of_ids_any_case(zuora):
+    listed = f"crmid.IN:[{SALESFORCE_ID[:15].lower()},{SALESFORCE_ID.upper()}]"
+
+    reply = zuora.get("/object-query/accounts", {"filter[]": listed, "fields[]": "accountnumber"})
+    nobody = zuora.get("/object-query/accounts", {"filter[]": f"crmid.IN:[{SALESFORCE_ID[:15]},001000000000000AAA]"})
+
+    assert reply.json() == {"data": [{"accountNumber": CONSUMER}, {"accountNumber": PRINT}]}
+    assert nobody.json() == {"data": []}
 
 
 @pytest.mark.parametrize("params", [{"pageSize": 0}, {"pageSize": 100}, {"cursor": "not-a-cursor"}, {"filter[]": "name.SW:N"}])
@@ -154,7 +171,26 @@ def test_object_query_rejects_bad_parameters_with_400(zuora, params):
     reply = zuora.get("/object-query/accounts", params)
 
     assert reply.status_code == 400
-    assert reply.json()["reasons"][0]["code"] == 50000020
+    assert reply.json()["reasons"][0]["code"] == 50000020 and reply.json()["success"] is False
+
+
+@pytest.mark.parametrize(
+    ("params", "code"),
+    [
+        ({"filter[]": "name.SW:N"}, 50000027),
+        ({"filter[]": "crmid.IN:a,b"}, 50000027),
+        ({"fields[]": "balance"}, 50000027),
+        ({"pageSize": 100}, 50000020),
+        ({"cursor": "not-a-cursor"}, 50000020),
+    ],
+)
+def test_object_query_errors_from_2025_08_12_have_no_success_and_category_27_for_filters_and_fields(zuora, params, code):
+    # https://developer.zuora.com/v1-api-reference/api-upgrades/ (2025-08-12)
+    reply = zuora.get("/object-query/accounts", params, headers=MODERN)
+
+    assert reply.status_code == 400
+    assert set(reply.json()) == {"reasons", "requestId"}
+    assert reply.json()["reasons"][0]["code"] == code and reply.json()["requestId"] == reply.headers["Zuora-Request-Id"]
 
 
 # Accounts
