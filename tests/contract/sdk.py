@@ -68,8 +68,17 @@ def api(class_name: str) -> Any:
     _register_packages()
     module = re.sub(r"(?<!^)(?=[A-Z][a-z])", "_", class_name).lower()  # SubscriptionsApi → subscriptions_api, OAuthApi → o_auth_api
     api_module = importlib.import_module(f"zuora_sdk.api.{module}")
-    client_module = importlib.import_module("zuora_sdk.api_client")
-    return getattr(api_module, class_name)(client_module.ApiClient())
+    api_client = importlib.import_module("zuora_sdk.api_client").ApiClient()
+    # The SDK's client adds its default Zuora-Version over the operation's own argument; drop it so the
+    # serialiser shows what each argument becomes (default_zuora_version() reads the default).
+    api_client.default_headers.pop("Zuora-Version")
+    return getattr(api_module, class_name)(api_client)
+
+
+def default_zuora_version() -> str:
+    """The Zuora-Version the SDK sends when its caller sets none."""
+    _register_packages()
+    return importlib.import_module("zuora_sdk.api_client").ApiClient().default_headers["Zuora-Version"]
 
 
 def parameters(class_name: str, method: str) -> dict[str, inspect.Parameter]:
@@ -83,3 +92,11 @@ def response_models(class_name: str, method: str) -> dict[str, str]:
     table = re.search(r"_response_types_map: Dict\[str, Optional\[str\]\] = \{(.*?)\}", source, re.DOTALL)
     assert table, f"{class_name}.{method} declares no response types"
     return dict(re.findall(r"'(\d{3})': \"(\w+)\"", table.group(1)))
+
+
+def serialize(class_name: str, method: str, **arguments: Any) -> tuple[str, str, dict[str, str], Any, list[tuple[str, str]]]:
+    """The request the SDK itself would send for these arguments: (method, url, headers, JSON body, form fields)."""
+    serializer = getattr(api(class_name), f"_{method}_serialize")
+    call = dict.fromkeys(inspect.signature(serializer).parameters)
+    call.update(_host_index=0, **arguments)
+    return serializer(**call)
