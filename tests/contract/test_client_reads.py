@@ -9,6 +9,7 @@ zuora-sdk 3.21.0 the moment it is added. A new model in `limio_sync.zuora` must 
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
 import enum
 import inspect
@@ -21,8 +22,10 @@ import pytest
 from pydantic import BaseModel
 
 from limio_sync.zuora import client as client_module
+from limio_sync.zuora import errors as errors_module
 from limio_sync.zuora import models as models_module
 from limio_sync.zuora import subscription as subscription_module
+from tests.contract import endpoints as ep
 from tests.contract import schema, sdk
 
 ZUORA_MODULES = (client_module, models_module, subscription_module)
@@ -257,3 +260,55 @@ def test_reads_are_traced_to_zuoras_fields():
     assert read_problems(WrongEnum, Sources(("GetSubscriptionResponse",), True, "")) == [
         "WrongEnum.termType expects ['FIXED'], which Zuora never sends (GetSubscriptionResponse.termType: ['EVERGREEN', 'TERMED'])"
     ]
+
+
+# Keys the client looks up that are not fields of a Zuora JSON body, each with what it is.
+NOT_BODY_KEYS = {
+    "Zuora-Request-Id": "response header (developer.zuora.com error-handling guide)",
+    "Retry-After": "response header of a 429 (developer.zuora.com rate-limits)",
+    "page": "query parameter of nextPage (GetSubscriptionsResponse.nextPage is a URL)",
+    "pageSize": "query parameter of nextPage (GetSubscriptionsResponse.nextPage is a URL)",
+    "loc": "a key of pydantic's own validation errors",
+    "msg": "a key of pydantic's own validation errors",
+}
+
+
+def looked_up_keys(module: Any) -> set[str]:
+    """String keys the module reads from dicts: `x.get("k")`, `x.setdefault("k", ...)`, `x["k"]` (reads only)."""
+    tree = ast.parse(inspect.getsource(module))
+    keys = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("get", "setdefault") and node.args:
+            key = node.args[0]
+        elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load):
+            key = node.slice
+        else:
+            continue
+        if isinstance(key, ast.Constant) and isinstance(key.value, str):
+            keys.add(key.value)
+    return keys
+
+
+def _all_wire_names(model: type[BaseModel], seen: set[str]) -> set[str]:
+    if model.__name__ in seen:
+        return set()
+    seen.add(model.__name__)
+    names = set(schema.wire_fields(model))
+    for key in schema.wire_fields(model):
+        for nested in nested_models(schema.field_annotation(model, key)):
+            names |= _all_wire_names(nested, seen)
+    return names
+
+
+def test_every_key_the_client_looks_up_is_a_zuora_field():
+    # Raw lookups on Zuora's JSON outside the models above (nextPage, basicInfo, reasons...) are Zuora's fields too:
+    # fields of some answer, at any depth, of an endpoint the client uses.
+    seen: set[str] = set()
+    zuora_fields: set[str] = set()
+    for endpoint in (*ep.CLIENT_ENDPOINTS, *ep.ENDPOINTS_AWAITING_MERGE):
+        for model_name in sdk.response_models(endpoint.sdk_api, endpoint.sdk_method).values():
+            zuora_fields |= _all_wire_names(sdk.model(model_name), seen)
+    keys = {key for module in (*ZUORA_MODULES, errors_module) for key in looked_up_keys(module)}
+    invented = sorted(keys - zuora_fields - set(NOT_BODY_KEYS))
+    assert not invented, f"the client looks up keys no zuora-sdk answer of its endpoints defines: {invented}"
+    assert {"nextPage", "basicInfo", "invoiceItems", "reasons"} <= keys  # the scan sees the client's lookups
