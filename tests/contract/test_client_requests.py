@@ -195,6 +195,14 @@ def body_problems(endpoint: ep.Endpoint, body: Any) -> list[str]:
         excluded = [part.strip() for part in (body.get("chargeTypeToExclude") or "").split(",") if part.strip()]
         if not set(excluded) <= CHARGE_TYPES or len(excluded) != len(set(excluded)):
             found.append(f"chargeTypeToExclude {body['chargeTypeToExclude']!r} is not a combination of {sorted(CHARGE_TYPES)}")
+    if endpoint is ep.PREVIEW_SUBSCRIPTION:
+        # PreviewStartDate.specific_date / PreviewThroughDate.specific_date, next_billing_periods: "Required if
+        # `previewStartDatePolicy` / `previewThruDatePolicy` is `specificDate`" (or `nextBillingPeriods`).
+        for container, policy_key in (("previewStartDate", "previewStartDatePolicy"), ("previewThroughDate", "previewThruDatePolicy")):
+            part = body.get(container) or {}
+            policy = part.get(policy_key)
+            if policy in ("specificDate", "nextBillingPeriods") and part.get(policy) is None:
+                found.append(f"{container}.{policy} is required when {policy_key} is {policy!r}")
     return found
 
 
@@ -336,3 +344,13 @@ def test_the_checks_catch_a_request_zuora_would_refuse():
         headers={"Zuora-Version": "2025-08-12"},
     ).prepare()
     assert any("zuora-sdk CreateBillingPreviewRequest has no field 'includeTax'" in problem for problem in request_problems(preview))
+    subscription_preview = requests.Request(
+        "POST",
+        "http://zuora.example/v1/subscriptions/A-S00000001/preview",
+        json={"previewThroughDate": {"previewThruDatePolicy": "specificDate"}},
+        headers={"Zuora-Version": "196.0"},
+    ).prepare()
+    assert [problem.split(": ", 1)[1] for problem in request_problems(subscription_preview)] == [
+        "body previewThroughDate.specificDate is required when previewThruDatePolicy is 'specificDate'",
+        "Zuora-Version '196.0': preview_existing_subscription needs 207.0 or later",
+    ]
