@@ -36,9 +36,8 @@ _NUMBER_OR_DECIMAL_STRING = StrictFloat | StrictInt | _DECIMAL_STRING
 
 @dataclass(frozen=True)
 class TypeConflict:
-    """A field whose SDK type contradicts Zuora's documentation or real responses; the documented type is accepted."""
+    """A field whose SDK type (StrictStr in each case) contradicts Zuora's documentation or real responses."""
 
-    sdk_type: str
     accepted: Any
     example: Any  # a value Zuora documents that the SDK's type rejects
     source: str
@@ -48,20 +47,18 @@ class TypeConflict:
 # documented JSON type is accepted as well (test_sdk_type_conflicts_still_hold keeps each entry honest).
 SDK_TYPE_CONFLICTS: dict[tuple[str, str], TypeConflict] = {
     ("FailedReason", "code"): TypeConflict(
-        "StrictStr",
         StrictInt | StrictStr,
         53100320,
         'developer.zuora.com error-codes guide and the Swagger spec\'s Error Handling section: "reasons": [{"code": 53100320, ...}] (an integer)',
     ),
     ("GetSubscriptionRatePlanChargesWithAllSegments", "dmrc"): TypeConflict(
-        "StrictStr", _NUMBER_OR_DECIMAL_STRING, 8.333333, "Swagger spec GETSubscriptionRatePlanChargesType.dmrc: type number (example 8.333333)"
+        _NUMBER_OR_DECIMAL_STRING, 8.333333, "Swagger spec GETSubscriptionRatePlanChargesType.dmrc: type number (example 8.333333)"
     ),
     ("GetSubscriptionRatePlanChargesWithAllSegments", "dtcv"): TypeConflict(
-        "StrictStr", _NUMBER_OR_DECIMAL_STRING, 100, "Swagger spec GETSubscriptionRatePlanChargesType.dtcv: type number (example 100)"
+        _NUMBER_OR_DECIMAL_STRING, 100, "Swagger spec GETSubscriptionRatePlanChargesType.dtcv: type number (example 100)"
     ),
     **{
         ("CreateBillingPreviewInvoiceItem", field): TypeConflict(
-            "StrictStr",
             _NUMBER_OR_DECIMAL_STRING,
             100,
             f"Swagger spec POSTBillingPreviewInvoiceItem.{field}: string, format decimal; its examples and production code "
