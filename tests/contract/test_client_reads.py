@@ -262,15 +262,22 @@ def test_reads_are_traced_to_zuoras_fields():
     ]
 
 
-# Keys the client looks up that are not fields of a Zuora JSON body, each with what it is.
-NOT_BODY_KEYS = {
-    "Zuora-Request-Id": "response header (developer.zuora.com error-handling guide)",
-    "Retry-After": "response header of a 429 (developer.zuora.com rate-limits)",
-    "page": "query parameter of nextPage (GetSubscriptionsResponse.nextPage is a URL)",
-    "pageSize": "query parameter of nextPage (GetSubscriptionsResponse.nextPage is a URL)",
-    "loc": "a key of pydantic's own validation errors",
-    "msg": "a key of pydantic's own validation errors",
+# Keys the client looks up that are not fields of a Zuora JSON body: the response headers Zuora documents
+# (developer.zuora.com error-handling and rate-limits guides, and HTTP's own Date for an HTTP-date Retry-After),
+# the query parameters of nextPage (GetSubscriptionsResponse.nextPage is a URL), and pydantic's error keys.
+RESPONSE_HEADERS = {
+    "Zuora-Request-Id",
+    "Zuora-Track-Id",
+    "Retry-After",
+    "RateLimit-Limit",
+    "RateLimit-Remaining",
+    "RateLimit-Reset",
+    "Concurrency-Limit-Type",
+    "Concurrency-Limit-Limit",
+    "Concurrency-Limit-Remaining",
+    "Date",
 }
+NOT_BODY_KEYS = RESPONSE_HEADERS | {"page", "pageSize"} | {"loc", "msg"}
 
 
 def looked_up_keys(module: Any) -> set[str]:
@@ -311,4 +318,4 @@ def test_every_key_the_client_looks_up_is_a_zuora_field():
     keys = {key for module in (*ZUORA_MODULES, errors_module) for key in looked_up_keys(module)}
     invented = sorted(keys - zuora_fields - set(NOT_BODY_KEYS))
     assert not invented, f"the client looks up keys no zuora-sdk answer of its endpoints defines: {invented}"
-    assert {"nextPage", "basicInfo", "invoiceItems", "reasons"} <= keys  # the scan sees the client's lookups
+    assert {"nextPage", "basicInfo", "reasons"} <= keys  # the scan sees the client's lookups
