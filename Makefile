@@ -12,7 +12,7 @@ PYTHON313 ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13
 export AWS_DEFAULT_REGION ?= eu-west-2
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: install demo serve test lint unit integration openapi sam-check clean bench bench-10k
+.PHONY: install demo serve test lint unit integration contract openapi sam-check clean bench bench-10k
 
 $(BIN)/.installed: requirements/dev.lock
 	$(PYTHON) -m venv $(VENV)
@@ -30,8 +30,8 @@ demo: install
 serve: install
 	$(BIN)/python -m local.serve --port $(PORT) --tenant $(ZUORA_TENANT)
 
-## test: every check (lint, template lint, unit and integration tests)
-test: install lint unit integration
+## test: every check (lint, template lint, unit, integration and Zuora contract tests)
+test: install lint unit integration contract
 
 # checkov pins boto3 and packaging versions that conflict with dev.lock, so it gets its own virtualenv inside .venv.
 CHECKOV_VENV := $(VENV)/checkov
@@ -54,6 +54,19 @@ unit: install
 # Two workers (one per core); each test module keeps its own local stack on one worker.
 integration: install
 	$(BIN)/pytest tests/integration -q -n 2 --dist loadfile
+
+# zuora-sdk (Zuora's official Python SDK) pins old urllib3/certifi, so it is installed without its dependencies into
+# a directory of its own that only tests/contract loads from; nothing the functions run with changes.
+ZUORA_SDK_DIR := $(VENV)/zuora-sdk
+
+$(ZUORA_SDK_DIR)/.installed: requirements/zuora-sdk.lock $(BIN)/.installed
+	rm -rf $(ZUORA_SDK_DIR)
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --require-hashes --target $(ZUORA_SDK_DIR) -r requirements/zuora-sdk.lock
+	touch $@
+
+## contract: the Zuora emulator's responses and the Zuora client's requests and reads, held against zuora-sdk's models
+contract: install $(ZUORA_SDK_DIR)/.installed
+	$(BIN)/pytest tests/contract -q
 
 ## bench: measure syncs of 1, 10, 100 and 1,000 subscriptions on the local stack; writes docs/benchmarks.md and .json
 bench: install
