@@ -85,7 +85,7 @@ def subscription(
         "renewalTermPeriodType": "Month",
         "autoRenew": auto_renew,
         "currency": "GBP",
-        "updatedDate": updated,
+        "updateTime": f"{updated} 09:00:00",  # Zuora: "yyyy-mm-dd HH:MM:SS" (zuora-sdk GetSubscriptionResponse.update_time)
         "SourceSystem__c": "Salesforce",
         "ratePlans": [],
     }

@@ -9,7 +9,6 @@ Where the SDK and Zuora's documentation disagree, the documentation is followed 
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import functools
 import inspect
@@ -81,11 +80,8 @@ def _read_everything(client: ZuoraClient, tenant: dict[str, Any]) -> None:
         client.preview_billing(account.accountNumber, target)
         client.preview_billing(account.id, target, assume_renewal="Autorenew", exclude_charge_types=("Usage", "OneTime"))
         client.preview_billing(account.accountNumber, target, assume_renewal="All", include_evergreen=False, exclude_charge_types=())
-    if hasattr(client, "preview_subscription"):  # POST /v1/subscriptions/{key}/preview, being added (endpoints.ENDPOINTS_AWAITING_MERGE)
-        for subscription in tenant["subscriptions"][:3]:
-            # The request is what is checked here; an emulator without the route answers 404.
-            with contextlib.suppress(ZuoraError):
-                client.preview_subscription(subscription["subscriptionNumber"], target)
+    for subscription in tenant["subscriptions"][:3]:
+        client.preview_subscription(subscription["subscriptionNumber"], target)
 
 
 @pytest.fixture(scope="module", params=sorted(CONFIGURATIONS))

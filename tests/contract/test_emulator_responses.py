@@ -28,22 +28,7 @@ from tests.contract.traffic import Exchange, emulator_exchanges, fault_exchanges
 OBJECT_QUERY_ERROR_MODEL = "CommonResponse"
 OBJECT_QUERY_ERROR_ABSENT = ("success", "processId")
 
-# Departures from Zuora being fixed on other branches, each matched by the text of the problem it causes. Each must
-# still occur (test_known_discrepancies_are_still_there), so a fix is noticed and its entry deleted; no other
-# departure passes.
-KNOWN_DISCREPANCIES = {
-    "Object Query errors carry no 'success'": "emulator: Object Query errors use the /v1 envelope with success and processId (audit E5)",
-    "Object Query errors carry no 'processId'": "emulator: Object Query errors use the /v1 envelope with success and processId (audit E5)",
-    "zuora-sdk GetSubscriptionResponse has no field 'updatedDate'": "tests/zuora_fixtures.subscription() invents updatedDate (Zuora: updateTime)",
-}
-
-
-def _served(endpoints: tuple[ep.Endpoint, ...]) -> tuple[ep.Endpoint, ...]:
-    with ZuoraEmulator(demo()) as emulator:
-        return tuple(endpoint for endpoint in endpoints if ep.emulator_serves(emulator.base_url, endpoint))
-
-
-SERVED = (*ep.CLIENT_ENDPOINTS, *_served(ep.ENDPOINTS_AWAITING_MERGE))
+SERVED = ep.CLIENT_ENDPOINTS
 
 
 @functools.cache
@@ -81,10 +66,6 @@ def departures(exchange: Exchange) -> list[str]:
     return [f"{exchange.case} → HTTP {exchange.status}, {expected_model(exchange)}: {problem}" for problem in found]
 
 
-def _is_known(problem: str) -> bool:
-    return any(known in problem for known in KNOWN_DISCREPANCIES)
-
-
 @pytest.mark.parametrize("endpoint", SERVED, ids=lambda endpoint: endpoint.name)
 def test_every_answer_fits_zuoras_model(tenant_traffic, endpoint):
     # Given a tenant served by the emulator, when every call the client makes is sent to it
@@ -95,7 +76,7 @@ def test_every_answer_fits_zuoras_model(tenant_traffic, endpoint):
     assert successes and errors, f"{tenant}: {endpoint.name} got {len(successes)} successful and {len(errors)} error answers; the suite needs both"
 
     # Then every answer, success or error, carries only fields of Zuora's model, with types it accepts
-    found = [problem for answer, problems in departures_of(tenant) if answer.endpoint is endpoint for problem in problems if not _is_known(problem)]
+    found = [problem for answer, problems in departures_of(tenant) if answer.endpoint is endpoint for problem in problems]
     assert not found, f"{tenant}: the emulator departs from zuora-sdk {sdk.SDK_VERSION} ({endpoint.docs}):\n" + "\n".join(found[:40])
 
 
@@ -107,13 +88,6 @@ def test_injected_failures_fit_zuoras_error_envelope():
     assert {exchange.status for exchange in traffic} == {429, 500, 503, 200}
     found = [problem for exchange in traffic for problem in departures(exchange)]
     assert not found, "\n".join(found)
-
-
-def test_known_discrepancies_are_still_there():
-    # Each known departure still occurs somewhere; once it is fixed, delete its entry in KNOWN_DISCREPANCIES.
-    seen = [problem for name in sorted(TENANTS) for _, problems in departures_of(name) for problem in problems]
-    fixed = {known: why for known, why in KNOWN_DISCREPANCIES.items() if not any(known in problem for problem in seen)}
-    assert not fixed, f"fixed, so delete from KNOWN_DISCREPANCIES: {fixed}"
 
 
 @pytest.mark.parametrize(
