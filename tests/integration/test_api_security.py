@@ -15,7 +15,7 @@ import botocore.auth
 import pytest
 import requests
 
-from local.api_gateway import ApiRequest
+from local.api_gateway import ApiRequest, ApiResponse
 from local.auth import ApiCredentials, SigV4RequestAuth, SigV4Verifier
 from local.lfs_client import poll_until_done
 from local.service import LocalSyncService
@@ -226,14 +226,14 @@ def test_x_amz_date_must_be_within_5_minutes_of_now(checked_at, accepted):
     credentials = ApiCredentials.generate()
     verifier = SigV4Verifier([credentials], clock=lambda: checked_at)
 
-    assert (verifier(signed_request(credentials, SIGNED_AT)) is None) is accepted
+    assert (not isinstance(verifier(signed_request(credentials, SIGNED_AT)), ApiResponse)) is accepted
 
 
 def test_a_session_token_must_be_the_one_issued_with_the_key():
     issued = replace(ApiCredentials.generate(), session_token="token-issued-with-the-key")
     verifier = SigV4Verifier([issued], clock=lambda: SIGNED_AT)
 
-    assert verifier(signed_request(issued, SIGNED_AT)) is None
+    assert not isinstance(verifier(signed_request(issued, SIGNED_AT)), ApiResponse)
     assert verifier(signed_request(replace(issued, session_token="another-token"), SIGNED_AT)).status == 403
     assert verifier(signed_request(replace(issued, session_token=None), SIGNED_AT)).status == 403
 
@@ -245,4 +245,4 @@ def test_a_declared_payload_hash_must_be_the_bodys():
 
     refusal = SigV4Verifier([credentials], clock=lambda: SIGNED_AT)(unsigned_payload)
 
-    assert refusal is not None and json.loads(refusal.body)["error"]["code"] == "INVALID_SIGNATURE"
+    assert isinstance(refusal, ApiResponse) and json.loads(refusal.body)["error"]["code"] == "INVALID_SIGNATURE"

@@ -17,6 +17,7 @@ SLOW = z.salesforce_id("SLOW1")
 HEALS = z.salesforce_id("HEALS1")
 EXHAUSTS = z.salesforce_id("EXHAUST1")
 ELSEWHERE = z.salesforce_id("ELSEWHERE1")
+RETRY_SCHEDULE = "RetryFailedSyncsFunction"
 
 
 def reliability_tenant() -> dict:
@@ -110,7 +111,7 @@ def test_a_transient_failure_is_healed_by_the_scheduled_retry(service):
     assert failed["retryable"] is True and failed["errorCode"] == "ZUORA_UNAVAILABLE"
 
     time.sleep(0.5)
-    [run] = [r for r in service.events.fire_schedules() if r["started"]]
+    [run] = [r for r in service.events.fire_schedules(RETRY_SCHEDULE) if r["started"]]
     healed = wait_for(lambda: (j := get_job(service, job["syncId"]))["status"] == "SUCCEEDED" and j)
 
     assert run["started"][0].startswith(job["syncId"] + "-retry-")
@@ -128,7 +129,7 @@ def test_after_the_attempt_cap_the_failure_is_dead_lettered_and_an_operator_can_
     assert job["failedSubscriptions"] == ["A-S00000802"]
 
     for _ in range(2):  # RETRY_MAX_ATTEMPTS scheduled attempts, each failing; a tick before the backoff elapsed starts none
-        wait_for(lambda: any(run["started"] for run in service.events.fire_schedules()))
+        wait_for(lambda: any(run["started"] for run in service.events.fire_schedules(RETRY_SCHEDULE)))
         wait_for(lambda: not _retry_running(service, job["syncId"]))
 
     queue_url = service.cloud.client("sqs").get_queue_url(QueueName=service.cloud.template.queues["FailedSyncsDeadLetterQueue"].name)["QueueUrl"]
@@ -138,7 +139,7 @@ def test_after_the_attempt_cap_the_failure_is_dead_lettered_and_an_operator_can_
 
     service.emulator.clear_faults()
     replayed = service.cloud.invoke("RetryFailedSyncsFunction", {"replayDeadLetters": True})
-    service.events.fire_schedules()
+    service.events.fire_schedules(RETRY_SCHEDULE)
     healed = wait_for(lambda: (j := get_job(service, job["syncId"]))["status"] == "SUCCEEDED" and j)
 
     assert replayed == {"replayed": 1}
