@@ -354,14 +354,13 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def _serve(self) -> None:
         started = time.monotonic()
         headers = list(self.headers.items())
-        refusal = self.gateway.check_before_body(self.command, self.path, headers, self.client_address[0])
-        if refusal is not None:  # its body is never read: the connection cannot be reused
-            self._send(refusal)
-            self.close_connection = True
-            return
         try:
-            body = self._read_body()
-        except _BodyError as error:
+            length = self._declared_length()  # framing first: without it, where the request ends is unknown
+            refusal = self.gateway.check_before_body(self.command, self.path, headers, self.client_address[0])
+            if refusal is not None:
+                raise _BodyError(refusal)
+            body = self._read_body(length)
+        except _BodyError as error:  # the body is left unread: the connection cannot be reused
             self._send(error.response)
             self.close_connection = True
             return
@@ -369,13 +368,18 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self._send(response)
         LOG.info("%s %s -> %s (%.0f ms)", self.command, self.path, response.status, (time.monotonic() - started) * 1000)
 
-    def _read_body(self) -> bytes:
+    def _declared_length(self) -> int | None:
+        """The Content-Length, or None for a chunked body."""
         if (self.headers.get("Transfer-Encoding") or "").lower() == "chunked":
-            return self._read_chunked()
+            return None
         declared = (self.headers.get("Content-Length") or "0").strip()
         if not _CONTENT_LENGTH.fullmatch(declared):  # int() would take "-1" and rfile.read(-1) would wait for the end of the stream
             raise _BodyError(ApiResponse.error(400, "BAD_REQUEST", f"Content-Length must be a non-negative integer, not {declared[:40]!r}"))
-        length = int(declared)
+        return int(declared)
+
+    def _read_body(self, length: int | None) -> bytes:
+        if length is None:
+            return self._read_chunked()
         if length > _READ_LIMIT_BYTES:
             raise _BodyError(
                 ApiResponse.error(413, "PAYLOAD_TOO_LARGE", f"Request body of {length} bytes is too large")
