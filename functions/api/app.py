@@ -146,7 +146,10 @@ def _store_unavailable(error: TransientSyncError) -> Response:
 
 @app.exception_handler(api.ApiError)
 def _api_error(error: api.ApiError) -> Response:
-    return _json(error.status, error_body(error.code, error.message))
+    reply = _json(error.status, error_body(error.code, error.message))
+    if error.status == 503:  # the sync could not be started: the client may try again shortly
+        reply.headers["Retry-After"] = str(api.STORE_RETRY_AFTER_SECONDS)
+    return reply
 
 
 @app.not_found

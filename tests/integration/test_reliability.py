@@ -31,6 +31,7 @@ ORPHANED = z.salesforce_id("ORPHAN1")
 UNENDED = z.salesforce_id("UNENDED1")
 STORMED = z.salesforce_id("STORM1")
 DIES = z.salesforce_id("DIES1")
+REFUSED_START = z.salesforce_id("NOSTART1")
 ZUORA_BOUND = 3
 BUSY = [z.salesforce_id(f"BUSY{i}") for i in range(8)]
 
@@ -45,6 +46,7 @@ def reliability_tenant() -> dict:
         z.account("A00001101", UNENDED),
         z.account("A00001201", STORMED),
         z.account("A00001301", DIES),
+        z.account("A00001501", REFUSED_START),
         *[z.account(f"A0000140{i}", crm_id) for i, crm_id in enumerate(BUSY)],
     ]
     subscriptions = [
@@ -57,6 +59,7 @@ def reliability_tenant() -> dict:
         z.subscription("A-S00001101", "A00001101"),
         z.subscription("A-S00001201", "A00001201"),
         z.subscription("A-S00001301", "A00001301"),
+        z.subscription("A-S00001501", "A00001501"),
         *[z.subscription(f"A-S0000140{i}", f"A0000140{i}") for i in range(len(BUSY))],
     ]
     return z.tenant(accounts, subscriptions)
@@ -275,6 +278,19 @@ def test_a_job_whose_execution_never_started_is_ended_by_the_sweep_and_frees_its
     assert job["notification"] == "Sync failed: the sync could not be started; try again."
     again = post(service, {"salesforceAccountId": customer}).json()
     assert again["syncId"] != joined["syncId"]
+    assert poll_until_done(again["statusUrl"], credentials=service.credentials)["status"] == "SUCCEEDED"
+
+
+def test_a_start_step_functions_refuses_ends_its_job_at_once_and_is_503_with_retry_after(service):
+    undo = on_aws_call("before-call.states.StartExecution", aws_error("ServiceUnavailable"))
+    try:
+        refused = post(service, {"salesforceAccountId": REFUSED_START})
+    finally:
+        undo()
+
+    assert refused.status_code == 503 and refused.headers["Retry-After"] == "1"
+    assert refused.json()["error"]["code"] == "SYNC_NOT_STARTED"
+    again = post(service, {"salesforceAccountId": REFUSED_START}).json()  # the job was ended and its lock freed
     assert poll_until_done(again["statusUrl"], credentials=service.credentials)["status"] == "SUCCEEDED"
 
 

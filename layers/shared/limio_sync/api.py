@@ -69,7 +69,8 @@ MAX_BODY_BYTES = 16 * 1024
 MAX_JSON_DEPTH = 16
 MAX_NUMBER_CHARACTERS = 64
 _NUMBER_CHARACTERS = frozenset("0123456789+-.eE")
-# Seconds a client should wait before trying again after a 503 (the job store was throttled or busy).
+# Seconds a client should wait before trying again after a 503 (the job store was throttled or busy, or the
+# execution could not be started).
 STORE_RETRY_AFTER_SECONDS = 1
 
 
