@@ -103,9 +103,16 @@ def is_conflict(error: ClientError) -> bool:
     return bool(reasons) and reasons <= _RETRYABLE_CANCELLATIONS
 
 
-def full_jitter(attempt: int, rng: Callable[[], float] = random.random) -> float:
-    """Seconds to wait before try `attempt + 1`: uniform in [0, min(cap, base x 2^attempt)] (AWS's "full jitter")."""
-    return rng() * min(CONFLICT_BACKOFF_CAP_SECONDS, CONFLICT_BACKOFF_BASE_SECONDS * 2**attempt)
+def full_jitter(
+    attempt: int,
+    *,
+    base: float = CONFLICT_BACKOFF_BASE_SECONDS,
+    cap: float = CONFLICT_BACKOFF_CAP_SECONDS,
+    rng: Callable[[], float] = random.random,
+) -> float:
+    """Seconds to wait before try `attempt + 1`: uniform in [0, min(cap, base x 2^attempt)] (AWS's "full jitter",
+    https://aws.amazon.com/blogs/architecture/exponential-backoff-and-jitter/)."""
+    return rng() * min(cap, base * 2**attempt)
 
 
 def retry_conflicts(call: Callable[[], Any], what: str, *, sleep: Callable[[float], None] = time.sleep, attempts: int = CONFLICT_ATTEMPTS) -> Any:

@@ -85,7 +85,7 @@ class ZuoraRequestPermits:
                     f"Zuora is busy: all {self._limit} of this service's concurrent Zuora requests stayed in use for {self._max_wait:g} s",
                     code=ErrorCode.ZUORA_RATE_LIMITED,
                 )
-            self._sleep(self._rng() * min(_BACKOFF_CAP_SECONDS, _BACKOFF_BASE_SECONDS * 2**attempt))
+            self._sleep(aws.full_jitter(attempt, base=_BACKOFF_BASE_SECONDS, cap=_BACKOFF_CAP_SECONDS, rng=self._rng))
             attempt += 1
 
     def _try_take(self, token: str, now: float) -> bool:
