@@ -3,8 +3,11 @@
 Each request is matched against the template's routes (the stage prefix, e.g. `/v1`, is required as on API
 Gateway), turned into a REST API (payload format 1.0) proxy event, run through `LocalCloud.invoke`, and the
 handler's proxy response is written back. Errors API Gateway would produce come back as JSON:
-404 (no route), 405 (known path, other method), 413 (body too large), 502 (the handler crashed or replied
-with something that is not a proxy response).
+400 (a Content-Length that is not a non-negative integer), 404 (no route), 405 (known path, other method),
+413 (body too large), 502 (the handler crashed or replied with something that is not a proxy response).
+
+An authorizer with a `check_headers` method (SigV4Verifier) is asked before the body is read: an unsigned or
+wrongly signed request is refused without reading a byte of its body, however large it says it is.
 """
 
 from __future__ import annotations
@@ -66,7 +69,10 @@ class ApiResponse:
         return cls(status, body, [("Content-Type", "application/json"), *(headers or [])])
 
 
-Authorizer = Callable[[ApiRequest], ApiResponse | None]
+# None or a dict lets the request through (the dict: the caller's identity, for requestContext.identity); an
+# ApiResponse refuses it.
+Authorizer = Callable[[ApiRequest], ApiResponse | dict | None]
+_CONTENT_LENGTH = re.compile(r"[0-9]{1,20}")
 
 
 @dataclass(frozen=True)
@@ -207,11 +213,13 @@ class LocalApiGateway:
         query = parse_qsl(split.query, keep_blank_values=True)
         headers = self._forwarded_headers(headers, source_ip)
         request = ApiRequest(method, path, headers, query, body, compiled.route, path_parameters, source_ip, split.path)
+        identity: dict = {}
         if self.authorizer is not None:
-            refusal = self.authorizer(request)
-            if refusal is not None:
-                return refusal
-        event = self._proxy_event(request, path[len(compiled.route.stage) + 1 :] or "/")
+            outcome = self.authorizer(request)
+            if isinstance(outcome, ApiResponse):
+                return outcome
+            identity = outcome or {}
+        event = self._proxy_event(request, path[len(compiled.route.stage) + 1 :] or "/", identity)
         try:
             # One request at a time per API function, as one Lambda container serves them: Powertools' resolver
             # keeps the current event on a module-level object, which concurrent requests in one process would share.
@@ -221,6 +229,16 @@ class LocalApiGateway:
             LOG.error("%s %s: %s\n%s", method, path, error, "".join(error.payload.get("stackTrace") or []))
             return ApiResponse.error(502, "INTERNAL_ERROR", "Internal server error")
         return self._proxy_response(result, method, path)
+
+    def check_before_body(self, method: str, target: str, headers: list[tuple[str, str]], source_ip: str) -> ApiResponse | None:
+        """What the authorizer can refuse from the request line and headers alone, before the body is read."""
+        check_headers = getattr(self.authorizer, "check_headers", None)
+        if check_headers is None:
+            return None
+        split = urlsplit(target)
+        query = parse_qsl(split.query, keep_blank_values=True)
+        request = ApiRequest(method, unquote(split.path), headers, query, b"", None, {}, source_ip, split.path)  # type: ignore[arg-type]
+        return check_headers(request)
 
     def _forwarded_headers(self, headers: list[tuple[str, str]], source_ip: str) -> list[tuple[str, str]]:
         """Add the headers API Gateway adds; handlers build absolute URLs from X-Forwarded-Proto and Host."""
@@ -236,7 +254,7 @@ class LocalApiGateway:
             ("X-Amzn-Trace-Id", trace_id),
         ]
 
-    def _proxy_event(self, request: ApiRequest, resource_path: str) -> dict[str, Any]:
+    def _proxy_event(self, request: ApiRequest, resource_path: str, identity: dict | None = None) -> dict[str, Any]:
         route = request.route
         multi_headers: dict[str, list[str]] = {}
         for key, value in request.headers:
@@ -289,6 +307,7 @@ class LocalApiGateway:
                     "userAgent": request.header("User-Agent"),
                     "user": None,
                     "apiKey": None,
+                    **(identity or {}),
                 },
                 "domainName": domain,
                 "apiId": "local",
@@ -334,21 +353,33 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     def _serve(self) -> None:
         started = time.monotonic()
+        headers = list(self.headers.items())
         try:
-            body = self._read_body()
-        except _BodyError as error:
+            length = self._declared_length()  # framing first: without it, where the request ends is unknown
+            refusal = self.gateway.check_before_body(self.command, self.path, headers, self.client_address[0])
+            if refusal is not None:
+                raise _BodyError(refusal)
+            body = self._read_body(length)
+        except _BodyError as error:  # the body is left unread: the connection cannot be reused
             self._send(error.response)
             self.close_connection = True
             return
-        headers = list(self.headers.items())
         response = self.gateway.handle(self.command, self.path, headers, body, self.client_address[0])
         self._send(response)
         LOG.info("%s %s -> %s (%.0f ms)", self.command, self.path, response.status, (time.monotonic() - started) * 1000)
 
-    def _read_body(self) -> bytes:
+    def _declared_length(self) -> int | None:
+        """The Content-Length, or None for a chunked body."""
         if (self.headers.get("Transfer-Encoding") or "").lower() == "chunked":
+            return None
+        declared = (self.headers.get("Content-Length") or "0").strip()
+        if not _CONTENT_LENGTH.fullmatch(declared):  # int() would take "-1" and rfile.read(-1) would wait for the end of the stream
+            raise _BodyError(ApiResponse.error(400, "BAD_REQUEST", f"Content-Length must be a non-negative integer, not {declared[:40]!r}"))
+        return int(declared)
+
+    def _read_body(self, length: int | None) -> bytes:
+        if length is None:
             return self._read_chunked()
-        length = int(self.headers.get("Content-Length") or 0)
         if length > _READ_LIMIT_BYTES:
             raise _BodyError(
                 ApiResponse.error(413, "PAYLOAD_TOO_LARGE", f"Request body of {length} bytes is too large")
@@ -358,7 +389,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def _read_chunked(self) -> bytes:
         chunks, total = [], 0
         while True:
-            size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+            line = self.rfile.readline().split(b";")[0].strip() or b"0"
+            if not re.fullmatch(rb"[0-9A-Fa-f]{1,16}", line):
+                raise _BodyError(ApiResponse.error(400, "BAD_REQUEST", "A chunk size must be a hexadecimal number"))
+            size = int(line, 16)
             if size == 0:
                 while self.rfile.readline().strip():
                     pass

@@ -8,6 +8,9 @@ calls with botocore, as LFS's Named Credential does on Salesforce.
 
 Refusals are API Gateway's: 403 "Missing Authentication Token" when nothing is signed, 403 when the signature
 is wrong, unknown, expired or from another scope. They never say what the right signature would have been.
+Everything but the signature itself (which covers the body) is checked from the headers first (`check_headers`),
+before the gateway reads the body. An accepted request carries the caller's identity as API Gateway puts it in
+`requestContext.identity` for an IAM user: its ARN, principal id, account and access key id.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from botocore.compat import HTTPHeaders
 from botocore.credentials import Credentials
 
 from local.api_gateway import ApiRequest, ApiResponse
-from local.sam_template import DEFAULT_REGION
+from local.sam_template import DEFAULT_ACCOUNT_ID, DEFAULT_REGION
 
 SERVICE = "execute-api"
 ALGORITHM = "AWS4-HMAC-SHA256"
@@ -49,6 +52,7 @@ class ApiCredentials:
     secret_access_key: str = field(repr=False)
     session_token: str | None = field(default=None, repr=False)
     region: str = DEFAULT_REGION
+    user_name: str = "lfs-integration"  # the IAM user these keys belong to (its ARN is the caller's identity)
 
     @classmethod
     def generate(cls, region: str = DEFAULT_REGION) -> ApiCredentials:
@@ -69,6 +73,19 @@ class ApiCredentials:
 
     def botocore(self) -> Credentials:
         return Credentials(self.access_key_id, self.secret_access_key, self.session_token)
+
+    def identity(self, account_id: str) -> dict[str, str]:
+        """`requestContext.identity` of a request this IAM user signed: API Gateway sets caller and user to the
+        principal id (an IAM user's unique id starts AIDA), userArn to the user's ARN
+        (https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-mapping-template-reference.html#context-variable-reference)."""
+        principal_id = "AIDA" + hashlib.sha256(self.access_key_id.encode()).hexdigest()[:17].upper()
+        return {
+            "accountId": account_id,
+            "caller": principal_id,
+            "user": principal_id,
+            "userArn": f"arn:aws:iam::{account_id}:user/{self.user_name}",
+            "accessKey": self.access_key_id,
+        }
 
 
 class SigV4RequestAuth(requests.auth.AuthBase):
@@ -133,23 +150,41 @@ class SigV4Verifier:
         credentials: Iterable[ApiCredentials],
         *,
         region: str = DEFAULT_REGION,
+        account_id: str = DEFAULT_ACCOUNT_ID,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
         max_clock_skew: dt.timedelta = MAX_CLOCK_SKEW,
     ):
         self._credentials = {c.access_key_id: c for c in credentials}
         self._region = region
+        self._account_id = account_id
         self._clock = clock
         self._max_clock_skew = max_clock_skew
 
-    def __call__(self, request: ApiRequest) -> ApiResponse | None:
+    def __call__(self, request: ApiRequest) -> ApiResponse | dict:
+        """The caller's identity (for requestContext.identity), or the 403 that refuses the request."""
         try:
-            self.verify(request)
+            return self.verify(request).identity(self._account_id)
+        except AuthenticationRefused as refusal:
+            return refusal.response()
+
+    def check_headers(self, request: ApiRequest) -> ApiResponse | None:
+        """Before the body is read: refuse what the headers alone show is not signed by a known, current key."""
+        try:
+            self._verify_headers(request)
         except AuthenticationRefused as refusal:
             return refusal.response()
         return None
 
     def verify(self, request: ApiRequest) -> ApiCredentials:
         """The caller's credentials, or `AuthenticationRefused`."""
+        credentials, authorization, amz_date = self._verify_headers(request)
+        self._check_content_hash(request)
+        expected = _signature(request, credentials, authorization, amz_date)
+        if not _same(expected, authorization.signature.lower()):
+            raise _invalid(_SIGNATURE_MISMATCH)
+        return credentials
+
+    def _verify_headers(self, request: ApiRequest) -> tuple[ApiCredentials, _Authorization, str]:
         header = request.header("Authorization")
         if not header:
             raise AuthenticationRefused("MISSING_AUTHENTICATION", "Missing Authentication Token")
@@ -159,11 +194,7 @@ class SigV4Verifier:
             raise _invalid(_UNKNOWN_KEY)
         amz_date = self._check_date(request, authorization)
         self._check_session_token(request, credentials)
-        self._check_content_hash(request)
-        expected = _signature(request, credentials, authorization, amz_date)
-        if not _same(expected, authorization.signature.lower()):
-            raise _invalid(_SIGNATURE_MISMATCH)
-        return credentials
+        return credentials, authorization, amz_date
 
     def _parse(self, header: str) -> _Authorization:
         match = _AUTHORIZATION.match(header.strip())

@@ -120,11 +120,12 @@ class LocalEventBridge:
                         delivered += self._deliver(status_change_event(execution, self._cloud.template.region, self._cloud.template.account_id))
         return delivered
 
-    def fire_schedules(self) -> list[Any]:
-        """Run every scheduled rule's targets once, now (what the schedule does at each tick)."""
+    def fire_schedules(self, *targets: str) -> list[Any]:
+        """Run the scheduled rules' targets once, now (what the schedule does at each tick): every schedule's, or
+        only those whose target function is one of `targets` (logical ids)."""
         results = []
         for rule in self._cloud.template.event_rules:
-            if rule.kind == "schedule":
+            if rule.kind == "schedule" and (not targets or set(rule.targets) & set(targets)):
                 event = (
                     json.loads(rule.input)
                     if rule.input

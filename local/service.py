@@ -72,7 +72,9 @@ class LocalSyncService:
         self.put_catalog_mapping(self._catalog)
         self.events = LocalEventBridge(self.cloud, run_schedules=self._run_schedules)
         self.events.start()
-        verifier = SigV4Verifier([self.credentials], region=self.cloud.region) if self.require_signature else None
+        verifier = (
+            SigV4Verifier([self.credentials], region=self.cloud.region, account_id=self.cloud.template.account_id) if self.require_signature else None
+        )
         self.gateway = LocalApiGateway(self.cloud, host=self._host, port=self._port, authorizer=verifier)
         self.api_url = self.gateway.start()
         return self.api_url

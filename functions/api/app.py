@@ -15,8 +15,9 @@ from pydantic import ValidationError
 
 from limio_sync import api
 from limio_sync.config import get_settings
+from limio_sync.errors import ErrorCode, TransientSyncError
 from limio_sync.http_errors import ErrorResponse, error_body, validation_error_body
-from limio_sync.models import JobStatus, SyncJob
+from limio_sync.models import CallerIdentity, JobStatus, SyncJob
 from limio_sync.observability import bind_sync_context, logger, metrics, tracer
 from limio_sync.stores import aws
 from limio_sync.stores.jobs import JobStore, utc_now
@@ -45,7 +46,11 @@ def _json_reply(description: str, model: type) -> dict:
         400: _json_reply("Invalid request: the error names each wrong field and why", ErrorResponse),
         413: _json_reply(f"The body is larger than {api.MAX_BODY_BYTES} bytes", ErrorResponse),
         415: _json_reply("The body is not sent as application/json", ErrorResponse),
-        503: _json_reply("The sync could not be started; nothing is left running", ErrorResponse),
+        503: _json_reply(
+            "The sync could not be started (SYNC_NOT_STARTED; nothing is left running), or the job store is busy (STORE_UNAVAILABLE);"
+            " try again after Retry-After seconds",
+            ErrorResponse,
+        ),
     },
 )
 def start_sync(request: api.StartSyncRequest) -> Response[api.StartSyncResponse]:
@@ -57,6 +62,7 @@ def start_sync(request: api.StartSyncRequest) -> Response[api.StartSyncResponse]
         state_machine_arn=settings.state_machine_arn or "",
         now=utc_now(),
         idempotency_key=app.current_event.headers.get("Idempotency-Key"),
+        caller=_caller(),
     )
     job = started.job
     bind_sync_context(sync_id=job.syncId)
@@ -129,9 +135,21 @@ def _invalid_request(error: RequestValidationError) -> Response:
     return _json(400, validation_error_body(error.errors()))
 
 
+@app.exception_handler(TransientSyncError)
+def _store_unavailable(error: TransientSyncError) -> Response:
+    """The job store stayed throttled or busy after the stores' own retries: a 503 the client may retry, not a 502."""
+    logger.warning("The job store is unavailable", extra={"error_code": error.code, "reason": error.message})
+    reply = _json(503, error_body(ErrorCode.STORE_UNAVAILABLE.value, "The service is busy right now; try again in a moment."))
+    reply.headers["Retry-After"] = str(api.STORE_RETRY_AFTER_SECONDS)
+    return reply
+
+
 @app.exception_handler(api.ApiError)
 def _api_error(error: api.ApiError) -> Response:
-    return _json(error.status, error_body(error.code, error.message))
+    reply = _json(error.status, error_body(error.code, error.message))
+    if error.status == 503:  # the sync could not be started: the client may try again shortly
+        reply.headers["Retry-After"] = str(api.STORE_RETRY_AFTER_SECONDS)
+    return reply
 
 
 @app.not_found
@@ -141,6 +159,13 @@ def _no_route(_: Exception) -> Response:
 
 def _json(status: int, body: dict) -> Response:
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
+
+
+def _caller() -> CallerIdentity | None:
+    """The identity API Gateway's IAM authorization established for this request (requestContext.identity)."""
+    identity = (app.current_event.raw_event.get("requestContext") or {}).get("identity") or {}
+    caller = CallerIdentity(userArn=identity.get("userArn"), principalId=identity.get("user"), accountId=identity.get("accountId"))
+    return caller if caller.model_dump(exclude_none=True) else None
 
 
 def _absolute_url(path: str) -> str:
@@ -160,4 +185,12 @@ def lambda_handler(event: dict, context) -> dict:
     except api.ApiError as error:  # refused before routing: request validation never parses an oversized or non-JSON body
         body = json.dumps(error_body(error.code, error.message))
         return {"statusCode": error.status, "headers": {"Content-Type": content_types.APPLICATION_JSON}, "body": body, "isBase64Encoded": False}
+    if event.get("body") and "content-type" in headers:
+        # Media types are case-insensitive; the resolver's validation compares them as written.
+        event = {**event, "headers": {**_without_content_type(event.get("headers")), "Content-Type": api.media_type(headers["content-type"])}}
+        event["multiValueHeaders"] = {**_without_content_type(event.get("multiValueHeaders")), "Content-Type": [event["headers"]["Content-Type"]]}
     return app.resolve(event, context)
+
+
+def _without_content_type(headers: dict | None) -> dict:
+    return {key: value for key, value in (headers or {}).items() if key.lower() != "content-type"}

@@ -1,6 +1,7 @@
 """Fuzzing the API from its own OpenAPI document (generated from the code): schemathesis sends valid and invalid
-requests, SigV4-signed, to every operation of the local stack. No input may cause a 5xx; every 4xx is the JSON
-error shape; every answer conforms to the document. Valid POSTs start real (quickly failing) syncs."""
+requests, SigV4-signed, to every operation of the local stack, and pathological bodies (deep nesting, huge numbers,
+the media type in capitals) to POST /syncs. No input may cause a 5xx; every 4xx is the JSON error shape; every
+answer conforms to the document. Valid POSTs start real (quickly failing) syncs."""
 
 from __future__ import annotations
 
@@ -60,6 +61,8 @@ def every_client_error_has_the_error_shape(ctx, response, case) -> None:
         assert isinstance(body["error"].get("message"), str) and body["error"]["message"], body
 
 
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance, every_client_error_has_the_error_shape]
+
 # Unexpected methods are tried on every path, except TRACE and QUERY: the local front answers those with
 # http.server's 501 page before routing (see the report), which API Gateway does not.
 CONFIG = schemathesis.Config.from_dict({"phases": {"coverage": {"unexpected-methods": ["get", "put", "post", "delete", "options", "patch"]}}})
@@ -78,11 +81,31 @@ def test_no_request_breaks_the_api(case, service):
         base_url=service.api_url,
         auth=SigV4RequestAuth(service.credentials),
         timeout=10,
-        checks=[
-            not_a_server_error,
-            status_code_conformance,
-            content_type_conformance,
-            response_schema_conformance,
-            every_client_error_has_the_error_shape,
-        ],
+        checks=CHECKS,
     )
+
+
+# Bodies a generator rarely reaches, sent through the same checks: nesting past any parser's comfort, numbers past
+# Python's 4,300-digit limit, and the JSON media type in capitals (media types are case-insensitive).
+PATHOLOGICAL_BODIES = {
+    "arrays nested 1000 deep": b"[" * 1000 + b"]" * 1000,
+    "objects nested 1000 deep": b'{"a": ' * 1000 + b"1" + b"}" * 1000,
+    "a 4301-digit number": b'{"zuoraAccountNumber": "A1", "requestedBy": ' + b"9" * 4301 + b"}",
+    "a number with a 100-digit exponent": b'{"zuoraAccountNumber": "A1", "requestedBy": 1e' + b"9" * 100 + b"}",
+    "an unterminated string": b'{"zuoraAccountNumber": "A1',
+}
+
+
+@pytest.mark.parametrize("media_type", ["application/json", "APPLICATION/JSON"])
+@pytest.mark.parametrize("name", PATHOLOGICAL_BODIES)
+def test_pathological_bodies_are_refused_with_400_in_the_error_shape(service, name, media_type):
+    case = schema["/syncs"]["POST"].Case(body=PATHOLOGICAL_BODIES[name], media_type=media_type)
+
+    response = case.call_and_validate(
+        base_url=service.api_url,
+        auth=SigV4RequestAuth(service.credentials),
+        timeout=10,
+        checks=CHECKS,
+    )
+
+    assert response.status_code == 400 and response.json()["error"]["code"] == "VALIDATION_ERROR"

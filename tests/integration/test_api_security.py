@@ -1,6 +1,7 @@
 """The local API refuses what API Gateway with AWS_IAM refuses: nothing unsigned, nothing signed with the wrong
 key, for another scope, too long ago, or changed after signing, reaches the handler. A refused request starts
-no execution and creates no job. Input that could reach Zuora's query is refused before anything runs."""
+no execution and creates no job, and an unsigned one is refused before its body is read. Input that could reach
+Zuora's query is refused before anything runs. Who signed a start is recorded on the job and in the audit trail."""
 
 from __future__ import annotations
 
@@ -8,14 +9,16 @@ import datetime as dt
 import json
 import re
 import shutil
+import socket
 import subprocess
 from dataclasses import replace
+from urllib.parse import urlsplit
 
 import botocore.auth
 import pytest
 import requests
 
-from local.api_gateway import ApiRequest
+from local.api_gateway import ApiRequest, ApiResponse
 from local.auth import ApiCredentials, SigV4RequestAuth, SigV4Verifier
 from local.lfs_client import poll_until_done
 from local.service import LocalSyncService
@@ -226,14 +229,14 @@ def test_x_amz_date_must_be_within_5_minutes_of_now(checked_at, accepted):
     credentials = ApiCredentials.generate()
     verifier = SigV4Verifier([credentials], clock=lambda: checked_at)
 
-    assert (verifier(signed_request(credentials, SIGNED_AT)) is None) is accepted
+    assert (not isinstance(verifier(signed_request(credentials, SIGNED_AT)), ApiResponse)) is accepted
 
 
 def test_a_session_token_must_be_the_one_issued_with_the_key():
     issued = replace(ApiCredentials.generate(), session_token="token-issued-with-the-key")
     verifier = SigV4Verifier([issued], clock=lambda: SIGNED_AT)
 
-    assert verifier(signed_request(issued, SIGNED_AT)) is None
+    assert not isinstance(verifier(signed_request(issued, SIGNED_AT)), ApiResponse)
     assert verifier(signed_request(replace(issued, session_token="another-token"), SIGNED_AT)).status == 403
     assert verifier(signed_request(replace(issued, session_token=None), SIGNED_AT)).status == 403
 
@@ -245,4 +248,69 @@ def test_a_declared_payload_hash_must_be_the_bodys():
 
     refusal = SigV4Verifier([credentials], clock=lambda: SIGNED_AT)(unsigned_payload)
 
-    assert refusal is not None and json.loads(refusal.body)["error"]["code"] == "INVALID_SIGNATURE"
+    assert isinstance(refusal, ApiResponse) and json.loads(refusal.body)["error"]["code"] == "INVALID_SIGNATURE"
+
+
+# Who asked
+
+
+def test_the_signers_identity_is_recorded_on_the_job_and_in_the_audit_trail_beside_requested_by(service):
+    auth = SigV4RequestAuth(service.credentials)
+    expected = {"userArn": "arn:aws:iam::123456789012:user/lfs-integration", "accountId": "123456789012"}
+
+    started = requests.post(url(service, "/syncs"), json={"salesforceAccountId": CUSTOMER, "requestedBy": "Dana Agent"}, auth=auth, timeout=10)
+    job = poll_until_done(started.json()["statusUrl"], credentials=service.credentials)
+    events = requests.get(url(service, "/subscriptions/A-S00000901/events"), auth=auth, timeout=10).json()["events"]
+
+    assert job["requestedBy"] == "Dana Agent"
+    assert {k: job["caller"][k] for k in expected} == expected and job["caller"]["principalId"].startswith("AIDA")
+    [entry] = [event for event in events if event["syncId"] == job["syncId"]]
+    assert entry["requestedBy"] == "Dana Agent" and entry["caller"] == job["caller"]
+
+
+# The local front's own reading of a request
+
+
+def raw_request(service: LocalSyncService, head: str) -> bytes:
+    """Send a request line and headers, and no body, then read what comes back."""
+    address = urlsplit(service.api_url)
+    with socket.create_connection((address.hostname, address.port), timeout=5) as connection:
+        connection.sendall(head.encode("latin-1") + b"\r\n\r\n")
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+    return answer
+
+
+@pytest.mark.parametrize("declared", ["-1", "12abc", "+5", "0x10"])
+def test_a_content_length_that_is_not_a_non_negative_integer_is_400_at_once(service, declared):
+    before = jobs_and_executions(service)
+
+    answer = raw_request(service, f"POST /v1/syncs HTTP/1.1\r\nHost: localhost\r\nContent-Length: {declared}")
+
+    status_line, _, rest = answer.partition(b"\r\n")
+    assert status_line.split()[1] == b"400"
+    assert json.loads(rest.partition(b"\r\n\r\n")[2])["error"]["code"] == "BAD_REQUEST"
+    assert jobs_and_executions(service) == before
+
+
+def test_an_unsigned_request_is_refused_before_its_body_is_read(service):
+    # It claims 5 MB and sends none: a front that read the body before authenticating would wait for it.
+    answer = raw_request(service, "POST /v1/syncs HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 5000000")
+
+    status_line, _, rest = answer.partition(b"\r\n")
+    assert status_line.split()[1] == b"403"
+    assert json.loads(rest.partition(b"\r\n\r\n")[2])["error"]["code"] == "MISSING_AUTHENTICATION"
+
+
+def test_a_request_signed_with_an_unknown_key_is_refused_before_its_body_is_read(service):
+    signed = requests.Request(
+        "POST", url(service, "/syncs"), data=b"{}", headers={"Content-Type": "application/json"}, auth=SigV4RequestAuth(ApiCredentials.generate())
+    ).prepare()
+    head = f"POST /v1/syncs HTTP/1.1\r\nHost: {urlsplit(service.api_url).netloc}\r\nContent-Length: 5000000\r\n"
+    head += "\r\n".join(f"{name}: {signed.headers[name]}" for name in ("Content-Type", "X-Amz-Date", "Authorization"))
+
+    answer = raw_request(service, head)
+
+    assert answer.split(b"\r\n", 1)[0].split()[1] == b"403"
+    assert json.loads(answer.partition(b"\r\n\r\n")[2])["error"]["code"] == "INVALID_SIGNATURE"

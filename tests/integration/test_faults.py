@@ -184,7 +184,7 @@ def heal(service, job: dict, *, still_failing: tuple[str, ...] = ()) -> dict:
     assert queued_retries(service, sync_id) == transient
 
     def start_retry() -> list[str]:
-        started = [name for run in service.events.fire_schedules() for name in run["started"]]
+        started = [name for run in service.events.fire_schedules("RetryFailedSyncsFunction") for name in run["started"]]
         return [name for name in started if name.startswith(f"{sync_id}-retry-")]
 
     [retry_run] = wait_for(start_retry, timeout=10)

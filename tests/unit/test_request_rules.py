@@ -12,7 +12,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from limio_sync.api import MAX_BODY_BYTES
+from limio_sync.api import MAX_BODY_BYTES, StartSyncRequest
+from limio_sync.validation import salesforce_checksum
 from tests.zuora_fixtures import salesforce_id
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
@@ -180,3 +181,63 @@ def test_a_sync_id_in_the_path_must_be_sync_and_32_hex_digits(handler, sync_id):
 
     assert status == 400
     assert "should match pattern" in the_problem_with(reply["error"], "syncId")
+
+
+@pytest.mark.parametrize("content_type", ["APPLICATION/JSON", "Application/Json; charset=UTF-8"])
+def test_media_types_are_case_insensitive(handler, content_type):
+    status, reply = call(handler, "POST", "/syncs", json.dumps({"colour": "red"}), content_type=content_type)
+
+    assert status == 400 and the_problem_with(reply["error"], "colour") == "is not a known field"
+
+
+@pytest.mark.parametrize(
+    ("body", "rule"),
+    [
+        pytest.param("[" * 1000 + "]" * 1000, "nested deeper than 16 levels", id="depth 1000"),
+        pytest.param('{"zuoraAccountNumber": "A1", "requestedBy": ' + "[" * 16 + "]" * 16 + "}", "nested deeper", id="depth 17"),
+        pytest.param('{"zuoraAccountNumber": "A1", "requestedBy": ' + "9" * 4301 + "}", "longer than 64 characters", id="a 4301-digit number"),
+        pytest.param('{"zuoraAccountNumber": "A1", "requestedBy": 1e' + "9" * 80 + "}", "longer than 64 characters", id="a huge exponent"),
+    ],
+)
+def test_pathological_json_is_refused_with_400_before_it_is_parsed(handler, body, rule):
+    status, reply = call(handler, "POST", "/syncs", body)
+
+    assert status == 400 and reply["error"]["code"] == "VALIDATION_ERROR"
+    assert rule in reply["error"]["message"]
+
+
+def test_brackets_and_digits_inside_strings_are_text_not_structure(handler):
+    status, reply = call(handler, "POST", "/syncs", json.dumps({"zuoraAccountNumber": "A00001001", "requestedBy": "[{" * 30 + "1" * 90}))
+
+    assert status == 400 and "at most 120 characters" in the_problem_with(reply["error"], "requestedBy")
+
+
+@pytest.mark.parametrize(
+    ("value", "character"),
+    [
+        pytest.param("agent\u0085name", "U+0085", id="C1 next line"),
+        pytest.param("agent\u009bname", "U+009B", id="C1 control sequence introducer"),
+        pytest.param("\u202egnp.exe", "U+202E", id="bidi right-to-left override"),
+        pytest.param("agent\u2066x\u2069", "U+2066", id="bidi isolate"),
+        pytest.param("ag\u200bent", "U+200B", id="zero-width space"),
+        pytest.param("ag\u200dent", "U+200D", id="zero-width joiner"),
+        pytest.param("\ufeffagent", "U+FEFF", id="byte order mark"),
+        pytest.param("agent\u2028INFO forged", "U+2028", id="line separator"),
+    ],
+)
+def test_requested_by_refuses_characters_that_change_how_it_reads(handler, value, character):
+    error = refusal(handler, {"zuoraAccountNumber": "A00001001", "requestedBy": value})
+
+    problem = the_problem_with(error, "requestedBy")
+    assert "control characters, bidi marks or invisible characters" in problem and character in problem
+
+
+@pytest.mark.parametrize("value", ["0055g00000AgentAAA", "Zoë O'Brien-Łukasiewicz", "agent@example.com", "山田 太郎"])
+def test_requested_by_takes_a_salesforce_user_id_or_a_printable_name(value):
+    assert StartSyncRequest.model_validate({"zuoraAccountNumber": "A1", "requestedBy": value}).requestedBy == value
+
+
+def test_a_15_character_salesforce_user_id_is_kept_in_its_18_character_form():
+    request = StartSyncRequest.model_validate({"zuoraAccountNumber": "A1", "requestedBy": "005D000000AbCdE"})
+
+    assert request.requestedBy == "005D000000AbCdE" + salesforce_checksum("005D000000AbCdE")

@@ -15,11 +15,12 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from limio_sync import ids
 from limio_sync.errors import ErrorCode
 from limio_sync.ids import new_sync_id
-from limio_sync.models import AccountNumber, CustomerRef, JobFailure, JobStatus, Outcome, SyncJob
+from limio_sync.models import AccountNumber, CallerIdentity, CustomerRef, JobFailure, JobStatus, Outcome, SyncJob
 from limio_sync.observability import logger
 from limio_sync.stores.jobs import IdempotencyKeyReused, StartedJob
+from limio_sync.sweeping import NOT_STARTED
 from limio_sync.sync_rules import LimioSubscription
-from limio_sync.validation import SalesforceId
+from limio_sync.validation import SalesforceId, check_requester
 from limio_sync.views import SubscriptionView, subscription_view
 
 
@@ -44,17 +45,13 @@ class CustomerKey(BaseModel):
         return CustomerRef(salesforceAccountId=self.salesforceAccountId, zuoraAccountNumber=self.zuoraAccountNumber)
 
 
-def _printable(value: str) -> str:
-    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
-        raise ValueError("must not contain control characters (line breaks, tabs, NUL...)")
-    return value
-
-
 class StartSyncRequest(CustomerKey):
     """Body of POST /syncs: the customer, and who asked."""
 
-    requestedBy: Annotated[str, StringConstraints(min_length=1, max_length=120), AfterValidator(_printable)] | None = Field(
-        default=None, description="Who clicked Sync (for the audit trail), e.g. the Salesforce user id."
+    requestedBy: Annotated[str, StringConstraints(min_length=1, max_length=120), AfterValidator(check_requester)] | None = Field(
+        default=None,
+        description="Who clicked Sync (for the audit trail): the Salesforce user id (a 15-character one is stored in its 18-character "
+        "form), or a name as printable text without control, bidi or invisible characters.",
     )
 
 
@@ -66,6 +63,15 @@ class StartSyncResponse(BaseModel):
 
 # API Gateway accepts bodies up to 10 MB; a POST /syncs body is a few hundred bytes.
 MAX_BODY_BYTES = 16 * 1024
+# A POST /syncs body is one flat object of short strings. Deeper nesting or longer numbers are refused before
+# parsing: Python's json raises RecursionError near depth 1,000 and refuses integers of more than 4,300 digits
+# (ValueError, sys.int_info.default_max_str_digits), and neither may escape as a 502.
+MAX_JSON_DEPTH = 16
+MAX_NUMBER_CHARACTERS = 64
+_NUMBER_CHARACTERS = frozenset("0123456789+-.eE")
+# Seconds a client should wait before trying again after a 503 (the job store was throttled or busy, or the
+# execution could not be started).
+STORE_RETRY_AFTER_SECONDS = 1
 
 
 class ApiError(Exception):
@@ -84,14 +90,52 @@ def check_body(body: str | None, *, base64_encoded: bool = False, content_type: 
     size = len(body) * 3 // 4 if base64_encoded else len(body.encode("utf-8"))
     if size > MAX_BODY_BYTES:
         raise ApiError(413, "PAYLOAD_TOO_LARGE", f"The request body is {size} bytes; the limit is {MAX_BODY_BYTES} bytes.")
-    media_type = (content_type or "application/json").split(";", 1)[0].strip().lower()
-    if media_type != "application/json":
-        raise ApiError(415, "UNSUPPORTED_MEDIA_TYPE", f"The request body must be JSON (Content-Type: application/json), not {media_type[:60]!r}.")
+    given = media_type(content_type)
+    if given != "application/json":
+        raise ApiError(415, "UNSUPPORTED_MEDIA_TYPE", f"The request body must be JSON (Content-Type: application/json), not {given[:60]!r}.")
+    text = body
     if base64_encoded:  # API Gateway base64-encodes a body that is not UTF-8 text
         try:
-            base64.b64decode(body, validate=True).decode("utf-8")
+            text = base64.b64decode(body, validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError):
             raise ApiError(400, "VALIDATION_ERROR", "Invalid request: body must be JSON encoded as UTF-8.") from None
+    _check_json_shape(text)
+
+
+def media_type(content_type: str | None) -> str:
+    """The media type of a Content-Type header, lower case (media types are case-insensitive, RFC 9110 §8.3.1);
+    a missing one is read as JSON."""
+    return (content_type or "application/json").split(";", 1)[0].strip().lower()
+
+
+def _check_json_shape(text: str) -> None:
+    """Refuse JSON nested deeper than MAX_JSON_DEPTH or with a number longer than MAX_NUMBER_CHARACTERS, in one pass
+    over the text that skips strings, before any parser sees it."""
+    depth = number_run = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+            continue
+        if char in _NUMBER_CHARACTERS:
+            number_run += 1
+            if number_run > MAX_NUMBER_CHARACTERS:
+                raise ApiError(400, "VALIDATION_ERROR", f"Invalid request: a number in the body is longer than {MAX_NUMBER_CHARACTERS} characters.")
+            continue
+        number_run = 0
+        if char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                raise ApiError(400, "VALIDATION_ERROR", f"Invalid request: the body is nested deeper than {MAX_JSON_DEPTH} levels.")
+        elif char in "]}":
+            depth -= 1
 
 
 class Jobs(Protocol):
@@ -113,7 +157,14 @@ def request_hash(request: StartSyncRequest) -> str:
 
 
 def start_sync(
-    request: StartSyncRequest, *, jobs: Jobs, executions: Executions, state_machine_arn: str, now: str, idempotency_key: str | None = None
+    request: StartSyncRequest,
+    *,
+    jobs: Jobs,
+    executions: Executions,
+    state_machine_arn: str,
+    now: str,
+    idempotency_key: str | None = None,
+    caller: CallerIdentity | None = None,
 ) -> StartedJob:
     """Start a sync, or return the one already running for this customer (a repeat click), or the one this
     Idempotency-Key started. A new job is recorded RUNNING first, then its execution is started under the
@@ -121,7 +172,9 @@ def start_sync(
     if idempotency_key is not None and not IDEMPOTENCY_KEY_PATTERN.fullmatch(idempotency_key):
         raise ApiError(400, "VALIDATION_ERROR", "Idempotency-Key must be 1-255 letters, digits or . _ : -")
     sync_id = new_sync_id()
-    job = SyncJob(syncId=sync_id, status=JobStatus.RUNNING, customer=request.customer(), requestedBy=request.requestedBy, startedAt=now)
+    job = SyncJob(
+        syncId=sync_id, status=JobStatus.RUNNING, customer=request.customer(), requestedBy=request.requestedBy, caller=caller, startedAt=now
+    )
     try:
         started = jobs.start(job, idempotency_key=idempotency_key, request_hash=request_hash(request))
     except IdempotencyKeyReused:
@@ -134,7 +187,8 @@ def start_sync(
         executions.start_execution(stateMachineArn=state_machine_arn, name=sync_id, input=json.dumps(execution_input))
     except Exception as exc:
         logger.exception("Could not start the sync execution")
-        jobs.fail(sync_id, JobFailure(errorCode=ErrorCode.EXECUTION_FAILED, message="the sync could not be started; try again."))
+        # If this write fails too (or the function dies before it), the sweep ends the job the same way.
+        jobs.fail(sync_id, NOT_STARTED)
         raise ApiError(503, "SYNC_NOT_STARTED", "The sync could not be started right now; try again in a moment.") from exc
     logger.info("Sync started", extra={"customer": job.customer.describe()})
     return started
@@ -178,6 +232,8 @@ class SubscriptionEvent(BaseModel):
     message: str | None = None
     zuoraVersion: int | None = None
     changes: list[dict] | None = None
+    requestedBy: str | None = Field(default=None, description="Who clicked Sync, as the sync's POST /syncs said")
+    caller: CallerIdentity | None = Field(default=None, description="The IAM identity that signed the sync's POST /syncs")
 
 
 class SubscriptionEvents(BaseModel):

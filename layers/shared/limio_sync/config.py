@@ -35,6 +35,9 @@ class Settings(BaseModel):
     dead_letter_queue_url: str | None = None
     retry_interval_minutes: float = Field(default=5, gt=0)
     retry_max_attempts: int = Field(default=5, ge=0)
+    unstarted_job_grace_seconds: float = Field(default=120, ge=0)
+    zuora_permits_table_name: str | None = None
+    zuora_max_concurrent_requests: int = Field(default=20, ge=1, le=40)
 
     def retry_policy(self) -> RetryPolicy:
         return RetryPolicy(interval=dt.timedelta(minutes=self.retry_interval_minutes), max_attempts=self.retry_max_attempts)

@@ -17,6 +17,7 @@ class ErrorCode(StrEnum):
     PLANNING_FAILED = "PLANNING_FAILED"
     GATHERING_FAILED = "GATHERING_FAILED"
     EXECUTION_FAILED = "EXECUTION_FAILED"
+    SYNC_NOT_STARTED = "SYNC_NOT_STARTED"  # the job was recorded but its execution never started
     # Subscription level
     NOT_FOUND_IN_ZUORA = "NOT_FOUND_IN_ZUORA"
     UNMAPPED_RATE_PLAN = "UNMAPPED_RATE_PLAN"

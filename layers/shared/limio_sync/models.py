@@ -134,6 +134,16 @@ class JobFailure(_Model):
     message: str
 
 
+class CallerIdentity(_Model):
+    """Who called the API, as API Gateway's IAM authorization established it (`requestContext.identity`): the
+    signer's ARN (an IAM user, or an assumed role's session), its principal id and account. Unlike `requestedBy`,
+    which the body says, the caller cannot choose it."""
+
+    userArn: str | None = None
+    principalId: str | None = None
+    accountId: str | None = None
+
+
 class SyncJob(_Model):
     """The job record LFS polls."""
 
@@ -141,6 +151,7 @@ class SyncJob(_Model):
     status: JobStatus
     customer: CustomerRef
     requestedBy: str | None = None
+    caller: CallerIdentity | None = Field(default=None, description="The IAM identity that signed the POST /syncs")
     startedAt: str
     finishedAt: str | None = None
     total: int = 0

@@ -73,28 +73,40 @@ def sync_batch(
     """Sync a task's subscriptions and record a receipt for each. `attempt` is the state machine's retry count
     of this task: a retry skips the subscriptions whose receipt already stands. If any subscription failed for a
     transient reason, a TransientSyncError is raised after the receipts are recorded, for the state machine to
-    retry the task (after its retries, the receipts say why)."""
+    retry the task (after its retries, the receipts say why).
+
+    A subscription written to Limio gets its receipt at once, so a task that dies afterwards (a Lambda timeout,
+    `Lambda.Unknown`, which the state machine retries) keeps its outcome and audit entry: the retry finds the
+    receipt standing instead of finding the record already written and calling it UNCHANGED."""
     try:
         items = batch.items
+        written_before: list[str] = []
         if attempt:
             stored = receipts.receipts_of(sync_id, batch.batchId, batch.numbers)
             items = [item for item in items if not _stands(stored.get(item.subscriptionNumber))]
+            # An earlier attempt may have died after writing these and before updating their customers.
+            written_before = [number for number, receipt in stored.items() if receipt.outcome in (Outcome.CREATED, Outcome.UPDATED)]
         snapshot = snapshots.get(batch.snapshotKey) if batch.snapshotKey else None
-        existing = store.get_many([item.subscriptionNumber for item in items])
+        existing = store.get_many([item.subscriptionNumber for item in items] + written_before)
         results: list[SubscriptionResult] = []
-        records: list[LimioSubscription] = []
+        unrecorded: list[SubscriptionResult] = []
+        records: list[LimioSubscription] = [existing[number] for number in written_before if number in existing]
         for item in items:
             logger.append_keys(subscription_number=item.subscriptionNumber)
             result, record, wrote = _result_of(
                 sync_id, item, snapshot, existing.get(item.subscriptionNumber), zuora=zuora, store=store, rules=rules, now=now
             )
             results.append(result)
+            if wrote:
+                receipts.record_receipts(sync_id, [result], task=batch.batchId, attempt=attempt)
+            else:
+                unrecorded.append(result)
             # A retried task also refreshes the customers of subscriptions an earlier attempt wrote (now UNCHANGED).
             if record is not None and (wrote or attempt):
                 records.append(record)
         logger.remove_keys(["subscription_number"])
         _update_customers(records, customers, now())
-        receipts.record_receipts(sync_id, results, task=batch.batchId, attempt=attempt)
+        receipts.record_receipts(sync_id, unrecorded, task=batch.batchId, attempt=attempt)
         logger.info(
             "Task synced",
             extra={

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Annotated
 
 from pydantic import AfterValidator
@@ -30,3 +31,28 @@ def check_salesforce_id(value: str) -> str:
 
 
 SalesforceId = Annotated[str, AfterValidator(check_salesforce_id)]
+
+
+# Unicode categories a name shown back to agents must not carry: controls (C0, DEL and C1: Cc), format characters
+# (bidi embeddings, overrides and isolates, zero-width spaces and joiners, the BOM: Cf), surrogates, private use and
+# unassigned code points (Cs, Co, Cn), and the line and paragraph separators (Zl, Zp), which break a log line as
+# a newline does. https://www.unicode.org/reports/tr44/#General_Category_Values
+_UNSHOWABLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+_SALESFORCE_USER_ID_15 = re.compile(r"^005[A-Za-z0-9]{12}$")
+
+
+def check_requester(value: str) -> str:
+    """Who clicked Sync: a Salesforce user id (key prefix 005; a 15-character one is kept in its 18-character form, so
+    one user reads the same in every job), or text that reads the same wherever it is shown: printable, without
+    control, bidi or invisible characters."""
+    if _SALESFORCE_USER_ID_15.fullmatch(value):
+        return value + salesforce_checksum(value)
+    for position, char in enumerate(value, start=1):
+        category = unicodedata.category(char)
+        if category in _UNSHOWABLE_CATEGORIES:
+            name = unicodedata.name(char, "a control character").lower()
+            raise ValueError(
+                "must be printable text without control characters, bidi marks or invisible characters; "
+                f"character {position} is U+{ord(char):04X} ({name})"
+            )
+    return value

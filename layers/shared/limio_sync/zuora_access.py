@@ -10,6 +10,7 @@ from aws_lambda_powertools.utilities import parameters
 from limio_sync.config import Settings
 from limio_sync.errors import ErrorCode, PermanentSyncError
 from limio_sync.stores import aws
+from limio_sync.stores.zuora_permits import ZuoraRequestPermits
 from limio_sync.zuora.client import RemainingTime, ZuoraClient, ZuoraCredentials
 
 SECRET_CACHE_SECONDS = 300
@@ -23,6 +24,7 @@ def _secrets() -> parameters.SecretsProvider:
 
 def clear_cache() -> None:
     _secrets.cache_clear()
+    _permits.cache_clear()
 
 
 def credentials_from_secret(secret_arn: str) -> ZuoraCredentials:
@@ -40,6 +42,7 @@ def zuora_client(settings: Settings, sync_id: str, remaining_time: RemainingTime
     if not settings.zuora_secret_arn:
         raise PermanentSyncError("ZUORA_SECRET_ARN is not configured", code=ErrorCode.ZUORA_AUTH_FAILED)
     secret_arn = settings.zuora_secret_arn
+    permits = _permits(settings.zuora_permits_table_name, settings.zuora_max_concurrent_requests) if settings.zuora_permits_table_name else None
     return ZuoraClient(
         settings.zuora_base_url,
         lambda: credentials_from_secret(secret_arn),
@@ -51,4 +54,11 @@ def zuora_client(settings: Settings, sync_id: str, remaining_time: RemainingTime
         preview_read_timeout=settings.zuora_preview_read_timeout_seconds,
         remaining_time=remaining_time,
         entity_id=settings.zuora_entity_id,
+        limiter=permits,
     )
+
+
+@cache
+def _permits(table_name: str, limit: int) -> ZuoraRequestPermits:
+    # One per process: every client of the process shares the table resource.
+    return ZuoraRequestPermits(table_name, limit)

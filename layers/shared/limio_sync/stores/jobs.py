@@ -5,6 +5,9 @@ on its own."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +28,11 @@ UNCHANGED_PREFIX = "UNCHANGED#"  # one item per task attempt: its UNCHANGED subs
 BY_SUBSCRIPTION_INDEX = "bySubscription"
 BY_RETRY_DUE_INDEX = "byRetryDue"
 RETRY_QUEUE = "PENDING"
+# A new job header carries startCheck until its execution is seen (planning ran, or the sweep found it) or the job
+# ends: the sparse byUnconfirmedStart index is what the sweep reads to find jobs whose execution never started.
+BY_UNCONFIRMED_START_INDEX = "byUnconfirmedStart"
+START_CHECK = "startCheck"
+START_CHECK_PENDING = "PENDING"
 RETENTION = dt.timedelta(days=90)
 IDEMPOTENCY_RETENTION = dt.timedelta(hours=24)
 # A customer's running-sync lock outlives the longest execution (the state machine's own timeout) so a lock
@@ -70,8 +78,9 @@ def _without_nones(data: dict) -> dict:
 
 
 class JobStore:
-    def __init__(self, table_name: str, table: Any | None = None):
+    def __init__(self, table_name: str, table: Any | None = None, *, sleep: Callable[[float], None] = time.sleep):
         self._table = table or aws.resource("dynamodb").Table(table_name)
+        self._sleep = sleep
 
     def start(self, job: SyncJob, *, idempotency_key: str | None = None, request_hash: str = "") -> StartedJob:
         """Record a new RUNNING job, unless the customer already has one running (a repeat click) or the
@@ -79,9 +88,12 @@ class JobStore:
         the idempotency record are written in one transaction, so two racing clicks cannot both start."""
         for _ in range(3):
             now = dt.datetime.now(dt.UTC)
+            items = self._start_items(job, idempotency_key, request_hash, now)
             try:
-                with aws.store_errors("The job store"):
-                    self._table.meta.client.transact_write_items(TransactItems=self._start_items(job, idempotency_key, request_hash, now))
+                # A click storm on one customer makes these transactions conflict on its lock item: each is tried again
+                # after a jittered backoff before the caller is told the store is busy.
+                write = functools.partial(self._table.meta.client.transact_write_items, TransactItems=items)
+                aws.retry_conflicts(write, "The job store", sleep=self._sleep)
                 return StartedJob(job=job, reused=False)
             except ClientError as exc:
                 if aws.error_code(exc) != "TransactionCanceledException":
@@ -101,7 +113,7 @@ class JobStore:
     def _start_items(self, job: SyncJob, idempotency_key: str | None, request_hash: str, now: dt.datetime) -> list[dict]:
         name = self._table.name
         header = _without_nones(job.model_dump(mode="json", exclude={"subscriptions"}))
-        header.update(itemKey=HEADER, customerKey=job.customer.key(), expiresAt=_epoch(now + RETENTION))
+        header.update(itemKey=HEADER, customerKey=job.customer.key(), expiresAt=_epoch(now + RETENTION), **{START_CHECK: START_CHECK_PENDING})
         lock = {"syncId": _lock_key(job.customer.key()), "itemKey": HEADER, "runningSyncId": job.syncId, "leaseUntil": _epoch(now + LOCK_LEASE)}
         items = [
             {"Put": {"TableName": name, "Item": header, "ConditionExpression": "attribute_not_exists(syncId)"}},
@@ -166,6 +178,28 @@ class JobStore:
             return self.get(sync_id)
         return SyncJob.model_validate(_strip_keys(header, "customerKey"))
 
+    # ------------------------------------------------------------ jobs whose execution never started
+
+    def awaiting_execution(self, recorded_before: dt.datetime, limit: int = 100) -> list[str]:
+        """Sync ids of RUNNING jobs recorded before `recorded_before` whose execution has not been seen yet."""
+        bound = recorded_before.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        with aws.store_errors("The job store"):
+            page = self._table.query(
+                IndexName=BY_UNCONFIRMED_START_INDEX,
+                KeyConditionExpression=Key(START_CHECK).eq(START_CHECK_PENDING) & Key("startedAt").lt(bound),
+                Limit=limit,
+            )
+        return [item["syncId"] for item in page.get("Items", [])]
+
+    def confirm_started(self, sync_id: str) -> None:
+        """The job's execution exists: it leaves the sweep's index (EventBridge reports how the execution ends)."""
+        with aws.store_errors("The job store"), _ignore_condition_failure():
+            self._table.update_item(
+                Key={"syncId": sync_id, "itemKey": HEADER},
+                UpdateExpression=f"REMOVE {START_CHECK}",
+                ConditionExpression=Attr("syncId").exists(),
+            )
+
     def get(self, sync_id: str) -> SyncJob | None:
         """The whole job. Each receipt's field-by-field `changes` stay out (see `_query`), so the job of a
         10,000-subscription customer stays a few MB, within a Lambda response; a subscription's changes are read
@@ -183,7 +217,8 @@ class JobStore:
         with aws.store_errors("The job store"), _ignore_condition_failure():
             self._table.update_item(
                 Key={"syncId": sync_id, "itemKey": HEADER},
-                UpdateExpression="SET #total = :total",
+                # Planning runs inside the execution: the job's start is confirmed, the sweep can leave it.
+                UpdateExpression=f"SET #total = :total REMOVE {START_CHECK}",
                 ConditionExpression=Attr("status").eq(JobStatus.RUNNING.value),
                 ExpressionAttributeNames={"#total": "total"},
                 ExpressionAttributeValues={":total": total},
@@ -257,7 +292,7 @@ class JobStore:
                     Key={"syncId": sync_id, "itemKey": HEADER},
                     UpdateExpression=(
                         "SET #status = :status, #total = :total, counts = :counts, failedSubscriptions = :failed, "
-                        "notification = :notification, finishedAt = :finished REMOVE #error"
+                        f"notification = :notification, finishedAt = :finished REMOVE #error, {START_CHECK}"
                     ),
                     ConditionExpression=Attr("syncId").exists(),
                     ExpressionAttributeNames={"#status": "status", "#total": "total", "#error": "error"},
@@ -285,7 +320,7 @@ class JobStore:
         with aws.store_errors("The job store"), _ignore_condition_failure() as outcome:
             reply = self._table.update_item(
                 Key={"syncId": sync_id, "itemKey": HEADER},
-                UpdateExpression="SET #status = :failed, #error = :error, notification = :notification, finishedAt = :finished",
+                UpdateExpression=f"SET #status = :failed, #error = :error, notification = :notification, finishedAt = :finished REMOVE {START_CHECK}",
                 ConditionExpression=Attr("status").eq(JobStatus.RUNNING.value),
                 ExpressionAttributeNames={"#status": "status", "#error": "error"},
                 ExpressionAttributeValues={
@@ -387,7 +422,15 @@ class JobStore:
                 ScanIndexForward=False,
                 Limit=limit,
             )
-        return [_strip_keys(_plain(item)) for item in page.get("Items", [])]
+        receipts = [_strip_keys(_plain(item)) for item in page.get("Items", [])]
+        askers = self._who_asked({receipt["syncId"] for receipt in receipts})
+        return [{**receipt, **askers.get(receipt["syncId"], {})} for receipt in receipts]
+
+    def _who_asked(self, sync_ids: set[str]) -> dict[str, dict]:
+        """Each sync's requestedBy and caller (from its job header), for its receipts in the audit trail."""
+        keys = [{"syncId": sync_id, "itemKey": HEADER} for sync_id in sorted(sync_ids)]
+        headers = [_plain(item) for item in aws.batch_get(self._table, keys, "The job store")] if keys else []
+        return {header["syncId"]: {k: header[k] for k in ("requestedBy", "caller") if header.get(k)} for header in headers}
 
     def _query(self, sync_id: str) -> list[dict]:
         """The job's items, with what the job and its receipts are made of but not each receipt's `changes`
@@ -439,7 +482,7 @@ def _idempotency_record(key: str, request_hash: str, sync_id: str, now: dt.datet
 
 
 def _strip_keys(item: dict, *extra: str) -> dict:
-    return {k: v for k, v in item.items() if k not in {"itemKey", "expiresAt", *extra}}
+    return {k: v for k, v in item.items() if k not in {"itemKey", "expiresAt", START_CHECK, *extra}}
 
 
 class _ConditionOutcome:
