@@ -17,6 +17,7 @@ SLOW = z.salesforce_id("SLOW1")
 HEALS = z.salesforce_id("HEALS1")
 EXHAUSTS = z.salesforce_id("EXHAUST1")
 ELSEWHERE = z.salesforce_id("ELSEWHERE1")
+REPLANS = z.salesforce_id("REPLANS1")
 
 
 def reliability_tenant() -> dict:
@@ -25,6 +26,7 @@ def reliability_tenant() -> dict:
         z.account("A00000701", HEALS),
         z.account("A00000801", EXHAUSTS),
         z.account("A00000901", ELSEWHERE),
+        z.account("A00001001", REPLANS),
     ]
     subscriptions = [
         z.subscription("A-S00000601", "A00000601"),
@@ -32,6 +34,7 @@ def reliability_tenant() -> dict:
         z.subscription("A-S00000702", "A00000701"),
         z.subscription("A-S00000801", "A00000801"),
         z.subscription("A-S00000802", "A00000801"),
+        z.subscription("A-S00001001", "A00001001"),
     ]
     return z.tenant(accounts, subscriptions)
 
@@ -118,6 +121,25 @@ def test_a_transient_failure_is_healed_by_the_scheduled_retry(service):
     assert {r["subscriptionNumber"]: r["outcome"] for r in healed["subscriptions"]} == {"A-S00000701": "UNCHANGED", "A-S00000702": "UPDATED"}
     moved = [r for r in service.limio_subscriptions() if r["subscriptionNumber"] == "A-S00000702"][0]
     assert moved["zuoraAccountNumber"] == "A00000901"
+
+
+def test_a_sync_whose_planning_failed_for_a_transient_reason_is_planned_again_by_the_schedule(service):
+    # Given Zuora's account lookup fails through every retry of the client and of the state machine
+    service.emulator.add_fault({"method": "GET", "path": "/object-query/accounts", "status": 503})
+    try:
+        job = sync(service, {"salesforceAccountId": REPLANS})
+    finally:
+        service.emulator.clear_faults()
+    assert job["status"] == "FAILED" and job["error"]["errorCode"] == "ZUORA_UNAVAILABLE"
+
+    # When the retry schedule fires once the backoff has elapsed
+    wait_for(lambda: any(run["started"] for run in service.events.fire_schedules()))
+    healed = wait_for(lambda: (j := get_job(service, job["syncId"]))["status"] == "SUCCEEDED" and j)
+
+    # Then the original job was planned again and shows the outcome
+    assert healed["error"] is None and healed["total"] == 1
+    assert {r["subscriptionNumber"]: r["outcome"] for r in healed["subscriptions"]} == {"A-S00001001": "CREATED"}
+    assert healed["notification"].startswith("All 1 subscription is in sync")
 
 
 def test_after_the_attempt_cap_the_failure_is_dead_lettered_and_an_operator_can_replay_it(service):
