@@ -10,7 +10,7 @@ import datetime as dt
 import pytest
 
 from limio_sync import ids
-from limio_sync.errors import ErrorCode, SyncError
+from limio_sync.errors import ErrorCode, SyncError, TransientSyncError
 from limio_sync.models import CustomerRef, Outcome
 from limio_sync.planning import plan_sync, preview_target_date
 from limio_sync.zuora.errors import ZuoraNotFound, ZuoraRequestRejected, ZuoraServerError
@@ -78,8 +78,8 @@ class JobRecords:
 class Planned:
     """What a plan produced: its tasks, snapshots, and the receipts it recorded."""
 
-    def __init__(self, zuora, customer=None, limio=None, concurrency=10):
-        self.snapshots, self.lists, self.jobs = Memory(), Memory(), JobRecords()
+    def __init__(self, zuora, customer=None, limio=None, concurrency=10, snapshots=None):
+        self.snapshots, self.lists, self.jobs = snapshots or Memory(), Memory(), JobRecords()
         self.plan = plan_sync(
             "sync-" + "0" * 32,
             customer or CustomerRef(salesforceAccountId=CRM_ID),
@@ -272,20 +272,20 @@ class OneAccountDownZuora(FakeZuora):
         return super().get_account_detail(account_key)
 
 
-def test_an_account_zuora_cannot_read_fails_only_the_subscriptions_limio_holds_for_it():
+def test_an_account_zuora_cannot_read_fails_only_its_own_known_subscriptions():
     limio = Limio(by_account={"A002": ["A002-S000", "A002-S001"]})
 
     planned = Planned(OneAccountDownZuora(), limio=limio)
 
     assert [n for n in planned.numbers if n.startswith("A002")] == []
     assert len(planned.numbers) == 26  # A001 and A003 planned as ever
-    for number in ("A002-S000", "A002-S001"):
+    for number in ("A002-S000", "A002-S001", "A002-S002"):  # what Limio holds, and what the listing gave
         receipt = planned.receipt(number)
         assert receipt.retryable and receipt.errorCode is ErrorCode.ZUORA_UNAVAILABLE
         assert "Zuora account A002 could not be read" in receipt.message
     [failure] = planned.jobs.account_failures
     assert failure.accountNumber == "A002" and failure.retryable and "503" in failure.message
-    assert planned.plan.total == 28
+    assert planned.plan.total == 29
 
 
 def test_when_no_account_can_be_read_the_plan_fails_as_the_cause_does():
@@ -311,6 +311,37 @@ def test_an_unknown_account_of_the_customer_is_a_permanent_account_failure():
 
     [failure] = planned.jobs.account_failures
     assert failure.accountNumber == "A003" and not failure.retryable and failure.errorCode is ErrorCode.NOT_FOUND_IN_ZUORA
+
+
+def test_a_listing_that_fails_half_way_fails_the_subscriptions_it_had_given():
+    class SecondPageDown(FakeZuora):
+        def iter_subscription_pages(self, account_key, page_size=40):
+            pages = super().iter_subscription_pages(account_key, page_size=10)
+            yield next(pages)
+            if account_key == "A001":
+                raise ZuoraServerError(f"Zuora failed on subscriptions of account {account_key} (HTTP 503)")
+            yield from pages
+
+    planned = Planned(SecondPageDown(), limio=Limio(by_account={"A001": ["A001-S999"]}))
+
+    failed = sorted(r.subscriptionNumber for r in planned.jobs.receipts)
+    assert failed == sorted([f"A001-S{i:03d}" for i in range(10)] + ["A001-S999"])  # page 1's, and what Limio holds
+    assert all(r.retryable and "Zuora account A001 could not be read" in r.message for r in planned.jobs.receipts)
+    assert planned.numbers == sorted([f"A002-S{i:03d}" for i in range(3)] + ["A003-S000"]) and planned.plan.total == 4 + 11
+
+
+def test_a_task_whose_snapshot_cannot_be_stored_reads_its_subscriptions_from_zuora_instead():
+    class SnapshotsDown(Memory):
+        def put(self, sync_id, name, content):
+            if isinstance(content, dict):
+                raise TransientSyncError("The snapshot store is unavailable", code=ErrorCode.STORE_UNAVAILABLE)
+            return super().put(sync_id, name, content)
+
+    planned = Planned(ListingZuora(subs(30)), concurrency=1)
+    down = Planned(ListingZuora(subs(30)), concurrency=1, snapshots=SnapshotsDown())
+
+    assert down.numbers == planned.numbers and down.plan.total == 30
+    assert all("snapshotKey" not in task and len(task["items"]) <= 10 for task in down.tasks)
 
 
 def test_a_sync_by_account_number_covers_only_that_account():

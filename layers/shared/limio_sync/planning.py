@@ -15,7 +15,7 @@ import datetime as dt
 import threading
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Protocol
@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from pydantic import TypeAdapter, ValidationError
 
 from limio_sync import ids
-from limio_sync.batching import batch_size, chunks, tasks_reading_zuora
+from limio_sync.batching import MAX_ZUORA_READS_PER_TASK, batch_size, chunks, tasks_reading_zuora
 from limio_sync.errors import CustomerNotFound, ErrorCode, SyncError
 from limio_sync.jobs import AccountFailure
 from limio_sync.models import CustomerRef, ItemsLocation, Outcome, SubscriptionNumber, SubscriptionResult, SyncBatch, SyncItem, SyncPlan
@@ -116,10 +116,12 @@ def invoice_owner(raw: dict, listed_under: str) -> str:
     return raw.get("invoiceOwnerAccountNumber") or raw.get("accountNumber") or listed_under
 
 
-def read_listing(zuora: ZuoraReader, account_number: str, *, page_size: int) -> list[dict]:
+def read_listing(zuora: ZuoraReader, account_number: str, *, page_size: int, found: set[str] | None = None) -> list[dict]:
     """Every subscription Zuora lists under the account, once each (its highest `version` when listed twice),
-    read again while the listing shifts under the reader (see MAX_LISTING_PASSES)."""
+    read again while the listing shifts under the reader (see MAX_LISTING_PASSES). `found` gets each number as
+    it is read, so a listing that fails half-way still tells whose subscriptions were not synced."""
     merged: dict[str, dict] = {}
+    found = set() if found is None else found
     for listing_pass in range(1, MAX_LISTING_PASSES + 1):
         numberless: list[dict] = []  # kept from the last pass only: without a number they cannot be merged
         seen: set[str] = set()
@@ -133,6 +135,7 @@ def read_listing(zuora: ZuoraReader, account_number: str, *, page_size: int) -> 
                     continue
                 shifted = shifted or (number in seen and number not in on_this_page)
                 on_this_page.add(number)
+                found.add(number)
                 held = merged.get(number)
                 if held is None or _version(raw) >= _version(held):
                     merged[number] = raw
@@ -155,7 +158,7 @@ def _version(raw: dict) -> int:
 
 def unusable_records(raws: list[dict], account_number: str) -> tuple[dict[str, dict], list[SubscriptionResult]]:
     """The records planning can key a sync on, by number, and a FAILED receipt for each it cannot: one without
-    a subscriptionNumber is named by its Zuora id, one whose number Limio cannot key a record on by that number."""
+    a subscriptionNumber is named by its Zuora id, one with a number Limio cannot key a record on by that number."""
     usable: dict[str, dict] = {}
     failed: list[SubscriptionResult] = []
     for position, raw in enumerate(raws, start=1):
@@ -173,9 +176,7 @@ def unusable_records(raws: list[dict], account_number: str) -> tuple[dict[str, d
                 )
             )
             continue
-        try:
-            _SUBSCRIPTION_NUMBER.validate_python(number)
-        except ValidationError:
+        if not _keyable(number):
             shown = number[:100]
             failed.append(
                 _failed(
@@ -188,6 +189,14 @@ def unusable_records(raws: list[dict], account_number: str) -> tuple[dict[str, d
             continue
         usable[number] = raw
     return usable, failed
+
+
+def _keyable(number: str) -> bool:
+    try:
+        _SUBSCRIPTION_NUMBER.validate_python(number)
+    except ValidationError:
+        return False
+    return True
 
 
 def _failed(number: str, code: ErrorCode, message: str, *, retryable: bool = False) -> SubscriptionResult:
@@ -335,10 +344,11 @@ def _plan_account(
     subscriptions Limio holds for it."""
     account, known = resolved
     number_of = account.accountNumber
+    found: set[str] = set()
     try:
-        detail, raws = _read_account(zuora, number_of, known, page_size=page_size)
+        detail, raws = _read_account(zuora, number_of, known, page_size=page_size, found=found)
     except SyncError as error:
-        return _unreadable(account, error, limio)
+        return _unreadable(account, error, limio, found)
     usable, receipts = unusable_records(raws, number_of)
     own = [raw for raw in usable.values() if invoice_owner(raw, number_of) == number_of]
     elsewhere = [(raw, number_of, detail) for raw in usable.values() if invoice_owner(raw, number_of) != number_of]
@@ -357,18 +367,20 @@ def _plan_account(
     return _AccountPlan(batches=batches, receipts=receipts + refused, billed_elsewhere=elsewhere, listed=set(usable))
 
 
-def _read_account(zuora: ZuoraReader, account_number: str, detail: dict | None, *, page_size: int) -> tuple[dict, list[dict]]:
+def _read_account(zuora: ZuoraReader, account_number: str, detail: dict | None, *, page_size: int, found: set[str]) -> tuple[dict, list[dict]]:
     """The account's details and its subscriptions. The details need only the account number, so they are read
     while the pages are (the pages must come one after another: each page's nextPage is in the previous one)."""
     with ThreadPoolExecutor(max_workers=1) as side:
         pending_detail = None if detail else side.submit(zuora.get_account_detail, account_number)
-        subscriptions = read_listing(zuora, account_number, page_size=page_size)
+        subscriptions = read_listing(zuora, account_number, page_size=page_size, found=found)
         return detail or pending_detail.result(), subscriptions
 
 
-def _unreadable(account: ZuoraAccountRef, error: SyncError, limio: CustomerSubscriptions) -> _AccountPlan:
+def _unreadable(account: ZuoraAccountRef, error: SyncError, limio: CustomerSubscriptions, found: set[str]) -> _AccountPlan:
+    """The account fails with its reason, and so does each of its subscriptions that is known: those Limio holds
+    for it and those its listing gave before it failed."""
     failure = AccountFailure(accountNumber=account.accountNumber, errorCode=error.code, message=error.message, retryable=error.retryable)
-    known = sorted(limio.numbers_for_zuora_account(account.accountNumber))
+    known = sorted(set(limio.numbers_for_zuora_account(account.accountNumber)) | {number for number in found if _keyable(number)})
     logger.warning(
         "A Zuora account could not be read; only its own subscriptions fail",
         extra={"account": account.accountNumber, "error_code": error.code, "known": known},
@@ -439,7 +451,19 @@ def _write_tasks(
         }
         snapshot = {"accounts": accounts, "subscriptions": subscriptions}
         writes.append((batch_id, chunk, writers.submit(snapshots.put, sync_id, batch_id, snapshot)))
-    return [SyncBatch(batchId=batch_id, items=chunk, snapshotKey=write.result()) for batch_id, chunk, write in writes]
+    return [batch for batch_id, chunk, write in writes for batch in _with_snapshot(batch_id, chunk, write)]
+
+
+def _with_snapshot(batch_id: str, chunk: list[SyncItem], write: Future) -> list[SyncBatch]:
+    """The task, with its snapshot's key; if the snapshot could not be stored, its subscriptions are not lost:
+    they go to short tasks that read them from Zuora by number."""
+    try:
+        return [SyncBatch(batchId=batch_id, items=chunk, snapshotKey=write.result())]
+    except SyncError as error:
+        logger.warning(
+            "A task's snapshot could not be stored; its subscriptions will be read from Zuora", extra={"task": batch_id, "reason": error.message}
+        )
+        return [SyncBatch(batchId=f"{batch_id}-{k:02d}", items=part) for k, part in enumerate(chunks(chunk, MAX_ZUORA_READS_PER_TASK))]
 
 
 def _without_repeats(batches: list[SyncBatch]) -> list[SyncBatch]:
