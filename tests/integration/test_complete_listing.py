@@ -14,6 +14,7 @@ from limio_sync.zuora.client import ZuoraClient
 from local.auth import SigV4RequestAuth
 from local.lfs_client import poll_until_done, start_sync
 from local.service import LocalSyncService
+from tests import scenario_fixtures as sf
 from tests import zuora_fixtures as z
 
 TWO_FORMS = z.salesforce_id("TWOFORMS1")  # one account's crmId holds the 15-character form, the other's the 18
@@ -22,6 +23,9 @@ SHIFTING = z.salesforce_id("SHIFTING1")  # 45 subscriptions, one amended while p
 BROKEN_RECORDS = z.salesforce_id("BROKENREC1")  # a listing with records planning cannot key a sync on
 ONE_DOWN = z.salesforce_id("ONEDOWN1")  # two accounts, one that Zuora will not let planning read
 ENDLESS = z.salesforce_id("ENDLESS1")  # two accounts, one whose nextPage never ends
+BILLED_ELSEWHERE = z.salesforce_id("BILLEDBY1")  # a subscription invoiced to another company's account
+
+TERM_START = sf.add_months(sf.first_of_month(dt.date.today()), 1)  # every charge of the term lies ahead
 
 FIRST_UPDATE = dt.date(2026, 9, 1)
 
@@ -60,12 +64,31 @@ def listing_tenant() -> dict:
         z.subscription("A-S00006001", "A00006001"),
         z.subscription("A-S00006002", "A00006002"),
     ]
-    return z.tenant(accounts, subscriptions)
+    return z.tenant([*accounts, *billed_elsewhere_accounts()], [*subscriptions, billed_elsewhere_subscription()])
+
+
+def billed_elsewhere_accounts() -> list[dict]:
+    return [z.account("A00007001", BILLED_ELSEWHERE), z.account("A00007002", None, name="Northwind Holdings")]
+
+
+def billed_elsewhere_subscription() -> dict:
+    """Owned by the customer's account A00007001, invoiced to the parent company's account A00007002."""
+    seats = sf.monthly_seats("C-00007001", start=TERM_START, end=sf.add_months(TERM_START, 12), charged_through=None, seats=2, price=10.0)
+    record = sf.subscription(
+        "A-S00007001", "A00007001", rate_plans=[sf.rate_plan(sf.DIGITAL, [seats])], term_start=TERM_START, term_end=sf.add_months(TERM_START, 12)
+    )
+    owner = z.account("A00007002", None, name="Northwind Holdings")["basicInfo"]
+    return {
+        **record,
+        "invoiceOwnerAccountNumber": owner["accountNumber"],
+        "invoiceOwnerAccountId": owner["id"],
+        "invoiceOwnerAccountName": owner["name"],
+    }
 
 
 @pytest.fixture(scope="module")
 def service():
-    with LocalSyncService(listing_tenant()) as running:
+    with LocalSyncService(listing_tenant(), catalog=sf.CATALOG) as running:
         yield running
 
 
@@ -183,3 +206,14 @@ def test_an_account_whose_pages_never_end_fails_alone_with_a_bad_response_naming
 
     assert job["status"] == "PARTIALLY_FAILED" and outcomes(job) == {"A-S00006001": "CREATED"}
     assert job["error"]["errorCode"] == "ZUORA_BAD_RESPONSE" and "A00006002" in job["error"]["message"]
+
+
+def test_a_subscription_invoiced_to_another_account_gets_the_schedule_its_invoice_owner_is_billed(service):
+    # Given a subscription of the customer's account whose invoice owner is the parent company's account
+    # When the customer is synced
+    job = sync(service, {"salesforceAccountId": BILLED_ELSEWHERE})
+    # Then its schedule is what Zuora will bill the invoice owner for it: 12 monthly charges of 2 seats at 10.00
+    assert job["status"] == "SUCCEEDED" and outcomes(job) == {"A-S00007001": "CREATED"}
+    [record] = [r for r in service.limio_subscriptions() if r["subscriptionNumber"] == "A-S00007001"]
+    charges = [(entry["date"], entry["amount"]) for entry in record["schedule"] if entry["status"] == "pending"]
+    assert charges == [(sf.add_months(TERM_START, month).isoformat(), "20.00") for month in range(12)]
