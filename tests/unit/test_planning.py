@@ -233,6 +233,19 @@ def test_a_billing_preview_refused_because_of_one_subscription_fails_only_that_s
     assert planned.plan.total == 3
 
 
+def test_a_billing_preview_zuora_cannot_give_fails_its_subscriptions_and_names_the_invoice_owner():
+    class PreviewDown(ListingZuora):
+        def preview_billing(self, account_key, target_date):
+            raise ZuoraServerError(f"Zuora failed on account {account_key} (billing preview) (HTTP 503)")
+
+    planned = Planned(PreviewDown(subs(2)))
+
+    assert planned.numbers == [] and planned.plan.total == 2
+    assert all(r.retryable and r.errorCode is ErrorCode.ZUORA_UNAVAILABLE and "invoice owner A001" in r.message for r in planned.jobs.receipts)
+    [failure] = planned.jobs.account_failures
+    assert failure.accountNumber == "A001" and "billing preview" in failure.message
+
+
 class BilledElsewhereZuora(FakeZuora):
     """Two accounts of the customer: A1's A-S1 is billed to A2 (its invoice owner), and A2 has its own A-S2."""
 

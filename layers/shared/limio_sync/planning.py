@@ -216,6 +216,7 @@ class InvoiceOwnerPreviews:
         self._lock = threading.Lock()
         self._owner_locks: dict[str, threading.Lock] = {}
         self._previewed: dict[str, tuple[dt.date, dict[str, list[dict]]]] = {}
+        self.failures: dict[str, AccountFailure] = {}  # invoice owners whose preview could not be read, and why
 
     def take(self, owner: str, subscriptions: list[dict]) -> tuple[dict[str, list[dict]], list[SubscriptionResult]]:
         """The preview items of these subscriptions (all billed to `owner`), and a FAILED receipt for each whose
@@ -239,6 +240,7 @@ class InvoiceOwnerPreviews:
                     )
                     return self._one_by_one(owner, numbers, target)
                 except SyncError as error:
+                    self.failures.setdefault(owner, _account_failure(owner, error))
                     return {}, [_preview_failure(number, owner, error) for number in numbers]
                 self._previewed[owner] = previewed
             items = previewed[1]
@@ -253,6 +255,10 @@ class InvoiceOwnerPreviews:
             except SyncError as error:
                 failed.append(_preview_failure(number, owner, error))
         return items, failed
+
+
+def _account_failure(account_number: str, error: SyncError) -> AccountFailure:
+    return AccountFailure(accountNumber=account_number, errorCode=error.code, message=error.message, retryable=error.retryable)
 
 
 def _preview_failure(number: str, owner: str, error: SyncError) -> SubscriptionResult:
@@ -299,12 +305,13 @@ def plan_sync(
         billed = _plan_billed_elsewhere(sync_id, planned, snapshots, previews, writers, share=share)
     batches = _without_repeats([batch for account_plan in planned for batch in account_plan.batches] + billed.batches)
     receipts = _first_of_each([receipt for account_plan in planned for receipt in account_plan.receipts] + billed.receipts)
-    failures = [account_plan.failure for account_plan in planned if account_plan.failure]
+    unreadable = [account_plan.failure for account_plan in planned if account_plan.failure]
     accounted = {number for batch in batches for number in batch.numbers} | {receipt.subscriptionNumber for receipt in receipts}
     listed = {number for account_plan in planned for number in account_plan.listed}
     gone = _gone_from_accounts(customer, accounts, limio, listed | accounted)
-    if failures and len(failures) == len(accounts) and not gone:
-        raise _nothing_could_be_planned(failures)
+    if unreadable and len(unreadable) == len(accounts) and not gone:
+        raise _nothing_could_be_planned(unreadable)
+    failures = unreadable + [failure for owner, failure in sorted(previews.failures.items())]
     batches += tasks_reading_zuora("zuora", gone, concurrency)
     total = len(accounted) + len(gone)
     if receipts:
@@ -379,7 +386,7 @@ def _read_account(zuora: ZuoraReader, account_number: str, detail: dict | None, 
 def _unreadable(account: ZuoraAccountRef, error: SyncError, limio: CustomerSubscriptions, found: set[str]) -> _AccountPlan:
     """The account fails with its reason, and so does each of its subscriptions that is known: those Limio holds
     for it and those its listing gave before it failed."""
-    failure = AccountFailure(accountNumber=account.accountNumber, errorCode=error.code, message=error.message, retryable=error.retryable)
+    failure = _account_failure(account.accountNumber, error)
     known = sorted(set(limio.numbers_for_zuora_account(account.accountNumber)) | {number for number in found if _keyable(number)})
     logger.warning(
         "A Zuora account could not be read; only its own subscriptions fail",
