@@ -304,9 +304,15 @@ def plan_sync(
         planned = list(readers.map(lambda args: plan_one(*args, writers=writers), enumerate(resolved)))
         billed = _plan_billed_elsewhere(sync_id, planned, snapshots, previews, writers, share=share)
     batches = _without_repeats([batch for account_plan in planned for batch in account_plan.batches] + billed.batches)
-    receipts = _first_of_each([receipt for account_plan in planned for receipt in account_plan.receipts] + billed.receipts)
+    in_tasks = {number for batch in batches for number in batch.numbers}
+    # A subscription its task syncs gets its receipt there, even if another account's planning failed it.
+    receipts = [
+        r
+        for r in _first_of_each([r for account_plan in planned for r in account_plan.receipts] + billed.receipts)
+        if r.subscriptionNumber not in in_tasks
+    ]
     unreadable = [account_plan.failure for account_plan in planned if account_plan.failure]
-    accounted = {number for batch in batches for number in batch.numbers} | {receipt.subscriptionNumber for receipt in receipts}
+    accounted = in_tasks | {receipt.subscriptionNumber for receipt in receipts}
     listed = {number for account_plan in planned for number in account_plan.listed}
     gone = _gone_from_accounts(customer, accounts, limio, listed | accounted)
     if unreadable and len(unreadable) == len(accounts) and not gone:
