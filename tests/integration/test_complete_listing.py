@@ -23,6 +23,7 @@ SHIFTING = z.salesforce_id("SHIFTING1")  # 45 subscriptions, one amended while p
 BROKEN_RECORDS = z.salesforce_id("BROKENREC1")  # a listing with records planning cannot key a sync on
 ONE_DOWN = z.salesforce_id("ONEDOWN1")  # two accounts, one that Zuora will not let planning read
 ENDLESS = z.salesforce_id("ENDLESS1")  # two accounts, one whose nextPage never ends
+TWICE = z.salesforce_id("TWICE1")  # a subscription Zuora lists twice, at two versions
 BILLED_ELSEWHERE = z.salesforce_id("BILLEDBY1")  # a subscription invoiced to another company's account
 
 TERM_START = sf.add_months(sf.first_of_month(dt.date.today()), 1)  # every charge of the term lies ahead
@@ -47,6 +48,7 @@ def listing_tenant() -> dict:
         z.account("A00005002", ONE_DOWN),
         z.account("A00006001", ENDLESS),
         z.account("A00006002", ENDLESS),
+        z.account("A00008001", TWICE),
     ]
     subscriptions = [
         z.subscription("A-S00001001", "A00001001"),
@@ -63,6 +65,8 @@ def listing_tenant() -> dict:
         z.subscription("A-S00005003", "A00005002"),
         z.subscription("A-S00006001", "A00006001"),
         z.subscription("A-S00006002", "A00006002"),
+        z.subscription("A-S00008001", "A00008001", version=3, auto_renew=False),
+        z.subscription("A-S00008002", "A00008001"),
     ]
     return z.tenant([*accounts, *billed_elsewhere_accounts()], [*subscriptions, billed_elsewhere_subscription()])
 
@@ -177,6 +181,24 @@ def test_records_planning_cannot_key_fail_alone_with_receipts_naming_them(servic
     assert "without a subscriptionNumber" in failed["8ad0887e8f1b2a3c4d5e6f708192a3b4"]["message"]
     assert all(r["errorCode"] == "ZUORA_BAD_RESPONSE" and r["retryable"] is False for r in failed.values())
     assert "8ad0887e8f1b2a3c4d5e6f708192a3b4" in job["notification"] and "A-S 4003/x" in job["notification"]
+
+
+def test_a_subscription_listed_twice_is_synced_from_its_highest_version(service, monkeypatch):
+    # Given Zuora's listing holds A-S00008001 at version 3 and, further on, an older copy at version 2
+    list_pages = ZuoraClient.iter_subscription_pages
+    older = z.subscription("A-S00008001", "A00008001", version=2, auto_renew=True)
+
+    def with_an_older_copy_last(client, account_key, page_size=40):
+        for page in list_pages(client, account_key, page_size):
+            yield [*page, older] if account_key == "A00008001" else page
+
+    monkeypatch.setattr(ZuoraClient, "iter_subscription_pages", with_an_older_copy_last)
+    # When the customer is synced
+    job = sync(service, {"salesforceAccountId": TWICE})
+    # Then it is synced once, from version 3
+    assert job["status"] == "SUCCEEDED" and outcomes(job) == {"A-S00008001": "CREATED", "A-S00008002": "CREATED"}
+    [record] = [r for r in service.limio_subscriptions() if r["subscriptionNumber"] == "A-S00008001"]
+    assert (record["zuoraVersion"], record["autoRenew"]) == (3, False)
 
 
 def test_an_account_zuora_will_not_let_planning_read_fails_only_its_own_subscriptions(service):
