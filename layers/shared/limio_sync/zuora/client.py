@@ -113,13 +113,12 @@ class ZuoraClient:
         """Every account whose CrmId names the Salesforce account `crm_id` (Zuora does not make it unique:
         expect 0..n), whether the CrmId holds its 15- or its 18-character form, by number.
 
-        Zuora's `EQ` is documented as case-insensitive ("All search fields support exact and case-insensitive
-        matching with EQ, NE, and IN", developer.zuora.com/docs/guides/expand-filter-fields-sort/) while two
-        15-character ids may differ only by case, so each account found is kept only if its CrmId is exactly
-        this id. One query per form, their results OR-ed here, as the guide advises where Object Query has no OR
-        (`crmid.IN:[id15,id18]` would be one call; two keep to the EQ every tenant and the emulator serve;
-        repeated `filter[]` parameters are AND-ed, so they cannot be used). A `crm_id` that is not a
-        Salesforce id (15 or 18 letters and digits) raises `ZuoraRequestRejected` without calling Zuora.
+        Zuora documents Object Query's `EQ` as case-insensitive (developer.zuora.com/docs/guides/expand-filter-
+        fields-sort/) while two 15-character ids may differ only by case, so each account found is kept only if
+        its CrmId is exactly this id. One query per form, their results OR-ed here as that guide advises
+        (repeated `filter[]` parameters are AND-ed; `crmid.IN:[id15,id18]` would take one call, but the emulator
+        serves EQ only). A `crm_id` that is not a Salesforce id (15 or 18 letters and digits) raises
+        `ZuoraRequestRejected` without calling Zuora.
         """
         if not _CRM_ID.fullmatch(crm_id):
             raise ZuoraRequestRejected(
@@ -148,7 +147,7 @@ class ZuoraClient:
             if not cursor:
                 return accounts
             if not isinstance(cursor, str) or cursor in cursors_seen:
-                raise ZuoraMalformedResponse.about(resource, detail="nextPage is not a new cursor")
+                raise _endless(resource, "nextPage is not a new cursor")
             if len(cursors_seen) + 1 >= MAX_ACCOUNT_QUERY_PAGES:
                 raise _endless(resource, f"more than {MAX_ACCOUNT_QUERY_PAGES} pages of accounts")
             cursors_seen.add(cursor)
