@@ -18,6 +18,7 @@ HEALS = z.salesforce_id("HEALS1")
 EXHAUSTS = z.salesforce_id("EXHAUST1")
 ELSEWHERE = z.salesforce_id("ELSEWHERE1")
 REPLANS = z.salesforce_id("REPLANS1")
+NEVER_PLANS = z.salesforce_id("NEVERPLANS1")
 
 
 def reliability_tenant() -> dict:
@@ -27,6 +28,7 @@ def reliability_tenant() -> dict:
         z.account("A00000801", EXHAUSTS),
         z.account("A00000901", ELSEWHERE),
         z.account("A00001001", REPLANS),
+        z.account("A00001101", NEVER_PLANS),
     ]
     subscriptions = [
         z.subscription("A-S00000601", "A00000601"),
@@ -200,3 +202,25 @@ def test_the_template_routes_failed_timed_out_and_aborted_executions_to_the_job_
     definition = service.cloud.template.state_machines["SyncStateMachine"].definition
     assert definition["TimeoutSeconds"] > 0
     assert json.dumps(definition).count('"States.ALL"') >= 3
+
+
+def test_a_plan_that_keeps_failing_is_dead_lettered_after_the_attempt_cap(service):
+    # Given Zuora's account lookup keeps failing (after the subscription dead-letter test has drained the queue)
+    service.emulator.add_fault({"method": "GET", "path": "/object-query/accounts", "status": 503})
+    try:
+        job = sync(service, {"salesforceAccountId": NEVER_PLANS})
+        # When the schedule plans it again RETRY_MAX_ATTEMPTS times, each attempt failing
+        for _ in range(2):
+            wait_for(lambda: any(run["started"] for run in service.events.fire_schedules()))
+            wait_for(lambda: get_job(service, job["syncId"])["status"] == "FAILED" and not _retry_running(service, job["syncId"]))
+    finally:
+        service.emulator.clear_faults()
+
+    # Then the job's failure goes to the dead-letter queue, and no further plan is started
+    sqs = service.cloud.client("sqs")
+    queue_url = sqs.get_queue_url(QueueName=service.cloud.template.queues["FailedSyncsDeadLetterQueue"].name)["QueueUrl"]
+    bodies = [json.loads(m["Body"]) for m in sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])]
+    assert [(b["syncId"], b.get("subscriptionNumber"), b["attempts"]) for b in bodies] == [(job["syncId"], None, 2)]
+    time.sleep(0.5)  # past any backoff: a tick would start a plan if one were still queued
+    assert not any(run["started"] for run in service.events.fire_schedules())
+    assert get_job(service, job["syncId"])["error"]["errorCode"] == "ZUORA_UNAVAILABLE"
