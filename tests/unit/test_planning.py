@@ -181,6 +181,20 @@ def test_a_subscription_amended_while_the_pages_are_read_is_still_planned_at_its
     assert zuora.pages_served == 6  # the shifted listing was read a second time, which did not shift
 
 
+def test_a_listing_that_keeps_moving_is_read_three_times_and_keeps_every_subscription_any_pass_found():
+    # Given Zuora amends the subscription it lists last after every first page (a very busy account)
+    def amend_the_last_after_each_first_page(zuora, page):
+        if page == 1:
+            zuora.amend(zuora.subscriptions[-1]["subscriptionNumber"])
+
+    zuora = ListingZuora(subs(100), between_pages=amend_the_last_after_each_first_page)
+
+    planned = Planned(zuora)
+
+    assert zuora.pages_served == 9  # three passes of three pages, then planning stops reading
+    assert planned.numbers == [f"A-S{i:03d}" for i in range(100)]
+
+
 def test_a_subscription_listed_twice_is_synced_from_its_highest_version():
     zuora = ListingZuora([{**subs(1)[0], "version": 3}, *subs(2)])  # A-S000 at version 3, then again at version 1
 
