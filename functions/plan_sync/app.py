@@ -1,4 +1,5 @@
-"""State machine task: plan a customer sync (accounts → subscriptions → the Map's tasks, snapshots in S3)."""
+"""State machine task: plan a customer sync (accounts → subscriptions → the Map's tasks, snapshots in S3; the
+receipts of what cannot be synced and the planned total in the job)."""
 
 from __future__ import annotations
 
@@ -40,6 +41,7 @@ def lambda_handler(event: dict, context) -> dict:
             SnapshotStore(settings.work_bucket_name),
             LimioSubscriptionStore(settings.subscriptions_table_name),
             ItemLists(settings.work_bucket_name),
+            JobStore(settings.jobs_table_name),
             today=dt.date.today(),
             concurrency=settings.map_max_concurrency,
             page_size=settings.zuora_page_size,
@@ -47,6 +49,5 @@ def lambda_handler(event: dict, context) -> dict:
         )
     except SyncError as error:
         raise for_state_machine(error) from error
-    JobStore(settings.jobs_table_name).record_plan(request.syncId, plan.total)
     metrics.add_metric(name="SubscriptionsPlanned", unit=MetricUnit.Count, value=plan.total)
     return plan.model_dump(mode="json", exclude_none=True)

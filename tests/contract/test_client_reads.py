@@ -67,7 +67,7 @@ NOT_READ_FROM_ZUORA = {
     "_Zuora": "the common base of the models below (configuration only, no fields)",
 }
 
-# Fields the client sets on Zuora's items itself before validating them (INTERFACES: a per-subscription preview
+# Fields the client sets on Zuora's items itself before validating them (for example a per-subscription preview
 # item gets the subscription's number when Zuora's item lacks it). Each must still also be defined by one source.
 CLIENT_SET_FIELDS: dict[tuple[str, str], str] = {}
 

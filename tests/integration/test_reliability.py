@@ -34,6 +34,8 @@ DIES = z.salesforce_id("DIES1")
 REFUSED_START = z.salesforce_id("NOSTART1")
 ZUORA_BOUND = 3
 BUSY = [z.salesforce_id(f"BUSY{i}") for i in range(8)]
+REPLANS = z.salesforce_id("REPLANS1")
+NEVER_PLANS = z.salesforce_id("NEVERPLANS1")
 
 
 def reliability_tenant() -> dict:
@@ -48,6 +50,8 @@ def reliability_tenant() -> dict:
         z.account("A00001301", DIES),
         z.account("A00001501", REFUSED_START),
         *[z.account(f"A0000140{i}", crm_id) for i, crm_id in enumerate(BUSY)],
+        z.account("A00001601", REPLANS),
+        z.account("A00001701", NEVER_PLANS),
     ]
     subscriptions = [
         z.subscription("A-S00000601", "A00000601"),
@@ -56,6 +60,7 @@ def reliability_tenant() -> dict:
         z.subscription("A-S00000801", "A00000801"),
         z.subscription("A-S00000802", "A00000801"),
         z.subscription("A-S00001001", "A00001001"),
+        z.subscription("A-S00001601", "A00001601"),
         z.subscription("A-S00001101", "A00001101"),
         z.subscription("A-S00001201", "A00001201"),
         z.subscription("A-S00001301", "A00001301"),
@@ -147,6 +152,25 @@ def test_a_transient_failure_is_healed_by_the_scheduled_retry(service):
     assert {r["subscriptionNumber"]: r["outcome"] for r in healed["subscriptions"]} == {"A-S00000701": "UNCHANGED", "A-S00000702": "UPDATED"}
     moved = [r for r in service.limio_subscriptions() if r["subscriptionNumber"] == "A-S00000702"][0]
     assert moved["zuoraAccountNumber"] == "A00000901"
+
+
+def test_a_sync_whose_planning_failed_for_a_transient_reason_is_planned_again_by_the_schedule(service):
+    # Given Zuora's account lookup fails through every retry of the client and of the state machine
+    service.emulator.add_fault({"method": "GET", "path": "/object-query/accounts", "status": 503})
+    try:
+        job = sync(service, {"salesforceAccountId": REPLANS})
+    finally:
+        service.emulator.clear_faults()
+    assert job["status"] == "FAILED" and job["error"]["errorCode"] == "ZUORA_UNAVAILABLE"
+
+    # When the retry schedule fires once the backoff has elapsed
+    wait_for(lambda: any(run["started"] for run in service.events.fire_schedules(RETRY_SCHEDULE)))
+    healed = wait_for(lambda: (j := get_job(service, job["syncId"]))["status"] == "SUCCEEDED" and j)
+
+    # Then the original job was planned again and shows the outcome
+    assert healed["error"] is None and healed["total"] == 1
+    assert {r["subscriptionNumber"]: r["outcome"] for r in healed["subscriptions"]} == {"A-S00001601": "CREATED"}
+    assert healed["notification"].startswith("All 1 subscription is in sync")
 
 
 def test_after_the_attempt_cap_the_failure_is_dead_lettered_and_an_operator_can_replay_it(service):
@@ -412,3 +436,25 @@ def test_many_customers_syncing_at_once_never_exceed_the_global_zuora_bound(serv
     assert [job["status"] for job in jobs] == ["SUCCEEDED"] * len(BUSY)
     assert stats.total_requests >= 3 * len(BUSY)
     assert stats.peak_in_flight <= ZUORA_BOUND
+
+
+def test_a_plan_that_keeps_failing_is_dead_lettered_after_the_attempt_cap(service):
+    # Given Zuora's account lookup keeps failing (after the subscription dead-letter test has drained the queue)
+    service.emulator.add_fault({"method": "GET", "path": "/object-query/accounts", "status": 503})
+    try:
+        job = sync(service, {"salesforceAccountId": NEVER_PLANS})
+        # When the schedule plans it again RETRY_MAX_ATTEMPTS times, each attempt failing
+        for _ in range(2):
+            wait_for(lambda: any(run["started"] for run in service.events.fire_schedules(RETRY_SCHEDULE)))
+            wait_for(lambda: get_job(service, job["syncId"])["status"] == "FAILED" and not _retry_running(service, job["syncId"]))
+    finally:
+        service.emulator.clear_faults()
+
+    # Then the job's failure goes to the dead-letter queue, and no further plan is started
+    sqs = service.cloud.client("sqs")
+    queue_url = sqs.get_queue_url(QueueName=service.cloud.template.queues["FailedSyncsDeadLetterQueue"].name)["QueueUrl"]
+    bodies = [json.loads(m["Body"]) for m in sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])]
+    assert [(b["syncId"], b.get("subscriptionNumber"), b["attempts"]) for b in bodies] == [(job["syncId"], None, 2)]
+    time.sleep(0.5)  # past any backoff: a tick would start a plan if one were still queued
+    assert not any(run["started"] for run in service.events.fire_schedules(RETRY_SCHEDULE))
+    assert get_job(service, job["syncId"])["error"]["errorCode"] == "ZUORA_UNAVAILABLE"

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
-from limio_sync.errors import ErrorCode, TransientSyncError, for_state_machine
-from limio_sync.jobs import failure_from_caught_error, reconcile, summarize
-from limio_sync.models import JobStatus, Outcome, SubscriptionResult
+from limio_sync.errors import CustomerNotFound, ErrorCode, TransientSyncError, for_state_machine
+from limio_sync.jobs import AccountFailure, account_failures_error, failure_from_caught_error, reconcile, summarize
+from limio_sync.models import CustomerRef, JobStatus, Outcome, SubscriptionResult
+from limio_sync.retries import RetryEntry, RetryPolicy
+from limio_sync.retrying import after_plan_failure, start_due_retries
 
 
 def ok(number, outcome=Outcome.UPDATED):
@@ -125,3 +128,110 @@ def test_a_subscription_reports_its_latest_receipt_whether_its_own_or_in_a_tasks
         "A-S2": ("UPDATED", 4),
         "A-S3": ("UNCHANGED", 1),
     }
+
+
+def unreadable(number="A00000102", retryable=True):
+    return AccountFailure(
+        accountNumber=number, errorCode=ErrorCode.ZUORA_UNAVAILABLE, message="Zuora failed on account (HTTP 503)", retryable=retryable
+    )
+
+
+def test_an_account_that_could_not_be_read_keeps_the_job_from_succeeded_and_is_named():
+    status, _, failed_names, notification = summarize([ok("A-S1"), ok("A-S2")], [unreadable()])
+
+    assert status is JobStatus.PARTIALLY_FAILED and failed_names == []
+    assert notification == "2 of 2 subscriptions synced. Zuora account A00000102 could not be read: Zuora failed on account (HTTP 503)"
+    assert account_failures_error([unreadable()]).errorCode is ErrorCode.ZUORA_UNAVAILABLE
+
+
+def test_a_job_is_failed_only_when_nothing_could_be_synced():
+    assert summarize([], [unreadable()])[0] is JobStatus.FAILED
+    assert summarize([failed("A-S1")], [unreadable()])[0] is JobStatus.FAILED
+    assert summarize([ok("A-S1"), failed("A-S2")], [unreadable()])[0] is JobStatus.PARTIALLY_FAILED
+    assert account_failures_error([]) is None
+
+
+class PlanQueue:
+    def __init__(self, exhausted=None):
+        self.queued, self.exhausted = [], exhausted
+
+    def queue_replan(self, sync_id, failure, policy, now):
+        self.queued.append((sync_id, failure.errorCode))
+        return self.exhausted
+
+
+class Sink:
+    def __init__(self):
+        self.sent = []
+
+    def send(self, entry):
+        self.sent.append(entry)
+
+
+POLICY = RetryPolicy(interval=dt.timedelta(minutes=5), max_attempts=2)
+NOW = dt.datetime(2026, 12, 1, 12, tzinfo=dt.UTC)
+SYNC = "sync-" + "1" * 32
+
+
+def caught_from(error: Exception) -> dict:
+    raised = for_state_machine(error)
+    return {"Error": type(raised).__name__, "Cause": lambda_cause(raised)}
+
+
+def test_a_transient_planning_failure_is_queued_for_a_scheduled_plan_and_a_permanent_one_is_not():
+    transient = caught_from(TransientSyncError("Zuora failed", code=ErrorCode.ZUORA_UNAVAILABLE))
+    permanent = caught_from(CustomerNotFound("No Zuora account has CRM ID x"))
+    queue, sink = PlanQueue(), Sink()
+
+    assert after_plan_failure(SYNC, failure_from_caught_error("plan", transient), transient, queue=queue, dead_letters=sink, policy=POLICY, now=NOW)
+    assert not after_plan_failure(
+        SYNC, failure_from_caught_error("plan", permanent), permanent, queue=queue, dead_letters=sink, policy=POLICY, now=NOW
+    )
+    assert queue.queued == [(SYNC, ErrorCode.ZUORA_UNAVAILABLE)] and sink.sent == []
+
+
+def test_a_plan_out_of_scheduled_attempts_is_dead_lettered():
+    entry = RetryEntry(syncId=SYNC, customer=CustomerRef(zuoraAccountNumber="A1"), attempts=2, nextAttemptAt="2026-12-01T12:00:00Z")
+    transient = caught_from(TransientSyncError("Zuora failed", code=ErrorCode.ZUORA_UNAVAILABLE))
+    sink = Sink()
+
+    queued = after_plan_failure(
+        SYNC, failure_from_caught_error("plan", transient), transient, queue=PlanQueue(exhausted=entry), dead_letters=sink, policy=POLICY, now=NOW
+    )
+
+    assert not queued and sink.sent == [entry]
+
+
+class Queue:
+    def __init__(self, entries):
+        self.entries, self.reopened = entries, []
+
+    def due_retries(self, now, limit=200):
+        return self.entries
+
+    def claim_retry(self, entry, now, lease):
+        return True
+
+    def reopen_for_replan(self, entry):
+        self.reopened.append(entry)
+
+
+class Executions:
+    def __init__(self):
+        self.started = []
+
+    def start_execution(self, **kwargs):
+        self.started.append(kwargs)
+        return {}
+
+
+def test_a_due_plan_retry_plans_the_job_again_under_its_own_sync_id():
+    customer = CustomerRef(salesforceAccountId="0015g00000Ab3XQAAZ")
+    plan = RetryEntry(syncId=SYNC, customer=customer, attempts=0, nextAttemptAt="2026-12-01T11:00:00Z")
+    queue, executions = Queue([plan]), Executions()
+
+    started = start_due_retries(queue=queue, executions=executions, item_lists=None, state_machine_arn="arn:sm", concurrency=10, now=NOW)
+
+    assert started == [f"{SYNC}-retry-20261201T120000"] and queue.reopened == [plan]
+    [execution] = executions.started
+    assert json.loads(execution["input"]) == {"syncId": SYNC, "customer": {"salesforceAccountId": "0015g00000Ab3XQAAZ"}}  # no items: it plans

@@ -22,8 +22,8 @@ def test_salesforce_checksum_matches_salesforce():
 
 
 @pytest.mark.parametrize("sf_id", ["001A0000006Vm9r", "001A0000006Vm9rIAC", "001A0000006Vm9riac"])
-def test_15_and_18_character_ids_are_accepted(sf_id):
-    assert StartSyncRequest.model_validate({"salesforceAccountId": sf_id}).customer().salesforceAccountId == sf_id
+def test_15_and_18_character_ids_are_accepted_as_the_one_18_character_customer_key(sf_id):
+    assert StartSyncRequest.model_validate({"salesforceAccountId": sf_id}).customer().salesforceAccountId == "001A0000006Vm9rIAC"
 
 
 def test_an_18_character_id_with_a_wrong_checksum_is_rejected_with_the_expected_checksum():

@@ -351,7 +351,10 @@ def test_the_limiter_wraps_api_calls_but_not_the_token_call(http, make_client):
 # --- Accounts -------------------------------------------------------------------------------------------------
 
 
-def account_record(number: str, crm_id: str = "001ABC") -> dict:
+CRM_ID_15 = "001ABC000000000"
+
+
+def account_record(number: str, crm_id: str = CRM_ID_15) -> dict:
     return {
         "id": f"id-{number}",
         "accountNumber": number,
@@ -359,6 +362,8 @@ def account_record(number: str, crm_id: str = "001ABC") -> dict:
         "status": "Active",
         "crmId": crm_id,
     }
+
+
 
 
 def test_accounts_are_found_by_crm_id_across_cursor_pages(http, make_client):
@@ -369,25 +374,29 @@ def test_accounts_are_found_by_crm_id_across_cursor_pages(http, make_client):
         json={"data": [account_record("A001")], "nextPage": "Y3Vyc29yLTI="},
     )
     http.add(responses.GET, f"{BASE}/object-query/accounts", json={"data": [account_record("A002")]})
+    http.add(responses.GET, f"{BASE}/object-query/accounts", json={"data": []})
 
-    accounts = make_client().find_accounts_by_crm_id("001ABC")
+    accounts = make_client().find_accounts_by_crm_id(CRM_ID_15)
 
     assert [account.accountNumber for account in accounts] == ["A001", "A002"]
     expected_query = {
-        "filter[]": ["crmid.EQ:001ABC"],
+        "filter[]": [f"crmid.EQ:{CRM_ID_15}"],
         "fields[]": ["id,accountnumber,name,status,crmid"],
         "pageSize": ["99"],
     }
-    first, second = api_calls(http)
+    first, second, third = api_calls(http)
     assert query_of(first) == expected_query
     assert query_of(second) == {**expected_query, "cursor": ["Y3Vyc29yLTI="]}
+    assert query_of(third) == {**expected_query, "filter[]": [f"crmid.EQ:{CRM_ID_15}YBA"]}
 
 
 def test_no_account_for_a_crm_id_is_an_empty_list(http, make_client):
     add_token(http)
     http.add(responses.GET, f"{BASE}/object-query/accounts", json={"data": []})
 
-    assert make_client().find_accounts_by_crm_id("001ABC") == []
+    http.add(responses.GET, f"{BASE}/object-query/accounts", json={"data": []})
+
+    assert make_client().find_accounts_by_crm_id(CRM_ID_15) == []
 
 
 @pytest.mark.parametrize(
@@ -680,7 +689,7 @@ def test_an_object_query_error_body_with_a_4xx_status(http, make_client):
     http.add(responses.GET, f"{BASE}/object-query/accounts", status=400, json=body)
 
     with pytest.raises(ZuoraRequestRejected) as caught:
-        make_client().find_accounts_by_crm_id("001ABC")
+        make_client().find_accounts_by_crm_id(CRM_ID_15)
 
     assert caught.value.zuora_codes == [50000027]
     assert "invalid filter" in str(caught.value)

@@ -50,7 +50,8 @@ def gather(
         )
     job = jobs.complete(sync_id, list(every.values()), rewrites, consumed)
     if not retry_run:
-        queued = jobs.queue_retries(job, results, policy, now)
+        # Every receipt of a first run is this run's, those planning recorded itself included.
+        queued = jobs.queue_retries(job, list(every.values()), policy, now)
         if queued:
             logger.info("Queued transient failures for a scheduled retry", extra={"queued": queued})
         return job, results, []

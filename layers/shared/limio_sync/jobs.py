@@ -7,6 +7,8 @@ import json
 from collections import Counter
 from collections.abc import Iterable
 
+from pydantic import BaseModel, ConfigDict
+
 from limio_sync.errors import ErrorCode
 from limio_sync.models import JobFailure, JobStatus, Outcome, SubscriptionResult
 
@@ -15,6 +17,17 @@ _LAMBDA_ERROR_CODES = {
     "States.Timeout": (ErrorCode.INTERNAL_ERROR, True, "The sync of subscription {n} timed out"),
     "States.TaskFailed": (ErrorCode.INTERNAL_ERROR, True, "The sync of subscription {n} could not run"),
 }
+
+
+class AccountFailure(BaseModel):
+    """A Zuora account of the customer that planning could not read: the job names it and says why."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    accountNumber: str
+    errorCode: ErrorCode
+    message: str
+    retryable: bool = False
 
 
 def _short(message: str) -> str:
@@ -127,15 +140,20 @@ def _names(numbers: list[str]) -> str:
     return ", ".join(numbers)
 
 
-def summarize(results: list[SubscriptionResult]) -> tuple[JobStatus, dict[str, int], list[str], str]:
-    """Status, counts per outcome, the failed subscriptions' names, and the sentence LFS shows."""
+def summarize(results: list[SubscriptionResult], account_failures: list[AccountFailure] = ()) -> tuple[JobStatus, dict[str, int], list[str], str]:
+    """Status, counts per outcome, the failed subscriptions' names, and the sentence LFS shows. A Zuora account
+    that could not be read keeps the job from SUCCEEDED and is named in the sentence; the job is FAILED only
+    when nothing was synced."""
     counts = Counter(r.outcome.value for r in results)
     full_counts = {outcome.value: counts.get(outcome.value, 0) for outcome in Outcome}
     failed = sorted(r.subscriptionNumber for r in results if r.failed)
     total = len(results)
+    unread = f" {unreadable_accounts(account_failures)}" if account_failures else ""
     if total == 0:
+        if account_failures:
+            return JobStatus.FAILED, full_counts, [], f"No subscription could be synced.{unread}"
         return JobStatus.SUCCEEDED, full_counts, [], "No subscriptions found for this customer in Zuora; nothing to sync."
-    if not failed:
+    if not failed and not account_failures:
         changed = full_counts["CREATED"] + full_counts["UPDATED"]
         plural = "subscription is" if total == 1 else "subscriptions are"
         return (
@@ -145,14 +163,27 @@ def summarize(results: list[SubscriptionResult]) -> tuple[JobStatus, dict[str, i
             f"All {total} {plural} in sync with Zuora ({changed} updated from Zuora, {full_counts['UNCHANGED']} already up to date).",
         )
     if len(failed) == total:
-        return JobStatus.FAILED, full_counts, failed, f"No subscription could be synced. Failed: {_names(failed)}."
+        return JobStatus.FAILED, full_counts, failed, f"No subscription could be synced. Failed: {_names(failed)}.{unread}"
     synced = total - len(failed)
+    failures = f" {len(failed)} failed: {_names(failed)}." if failed else ""
     return (
         JobStatus.PARTIALLY_FAILED,
         full_counts,
         failed,
-        f"{synced} of {total} subscriptions synced. {len(failed)} failed: {_names(failed)}.",
+        f"{synced} of {total} subscriptions synced.{failures}{unread}",
     )
+
+
+def unreadable_accounts(account_failures: Iterable[AccountFailure]) -> str:
+    """The sentence naming each Zuora account planning could not read, and why."""
+    return " ".join(f"Zuora account {f.accountNumber} could not be read: {f.message}" for f in account_failures)
+
+
+def account_failures_error(account_failures: list[AccountFailure]) -> JobFailure | None:
+    """The job's `error` when some of the customer's Zuora accounts could not be read (whatever its status)."""
+    if not account_failures:
+        return None
+    return JobFailure(errorCode=account_failures[0].errorCode, message=_short(unreadable_accounts(account_failures)))
 
 
 def job_failure_notification(failure: JobFailure) -> str:

@@ -26,13 +26,21 @@ class RetryPolicy:
         return attempts_made >= self.max_attempts
 
 
+def is_transient(caught: dict) -> bool:
+    """Whether what a state machine Catch captured ({"Error", "Cause"}) may pass: a transient sync error or a
+    Lambda service error, the errors the state machine's own Retry lists."""
+    name = str(caught.get("Error") or "")
+    return name == "TransientSyncError" or name.startswith("Lambda.")
+
+
 class RetryEntry(BaseModel):
-    """A subscription waiting for its next scheduled attempt."""
+    """A subscription waiting for its next scheduled attempt; without a subscription number, a job whose
+    planning failed for a transient reason, waiting to be planned again."""
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     syncId: str
-    subscriptionNumber: str
+    subscriptionNumber: str | None = None
     customer: CustomerRef
     attempts: int
     nextAttemptAt: str

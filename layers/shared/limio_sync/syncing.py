@@ -14,12 +14,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from limio_sync import ids
 from limio_sync.catalog import CatalogMapping
 from limio_sync.errors import ErrorCode, SyncError, TransientSyncError, for_state_machine
 from limio_sync.models import Outcome, SubscriptionResult, SyncBatch, SyncItem
 from limio_sync.observability import logger
-from limio_sync.planning import items_by_subscription, preview_target_date
+from limio_sync.planning import invoice_owner, items_by_subscription, preview_target_date
 from limio_sync.sync_rules import LimioSubscription, ZuoraState, decide, desired_record
+from limio_sync.zuora.errors import ZuoraRequestRejected
 from limio_sync.zuora.subscription import parse_account, parse_invoice_items, parse_subscription
 
 
@@ -27,6 +29,7 @@ class ZuoraSource(Protocol):
     def get_subscription(self, subscription_key: str) -> dict[str, Any]: ...
     def get_account_detail(self, account_key: str) -> dict[str, Any]: ...
     def preview_billing(self, account_key: str, target_date: dt.date) -> list[dict[str, Any]]: ...
+    def preview_subscription(self, subscription_key: str, through_date: dt.date) -> list[dict[str, Any]]: ...
 
 
 class Receipts(Protocol):
@@ -91,6 +94,7 @@ def sync_batch(
         results: list[SubscriptionResult] = []
         unrecorded: list[SubscriptionResult] = []
         records: list[LimioSubscription] = [existing[number] for number in written_before if number in existing]
+        zuora = _one_client_per_task(zuora)
         for item in items:
             logger.append_keys(subscription_number=item.subscriptionNumber)
             result, record, wrote = _result_of(
@@ -170,7 +174,8 @@ def _result_of(
 def read_zuora_state(item: SyncItem, snapshot: dict | None, zuora: Callable[[], ZuoraSource], rules: SyncRules) -> ZuoraState:
     """From the task's planning snapshot when it holds the subscription; otherwise (a retry, or a subscription
     no longer listed under the customer's accounts, or an expired snapshot) from Zuora: the subscription by
-    number, its account, its billing preview."""
+    number, its account, and its invoice owner's billing preview. The account's crmId is the customer key in its
+    18-character form, whichever form Zuora holds."""
     number = item.subscriptionNumber
     entry = (snapshot or {}).get("subscriptions", {}).get(number)
     if entry is None:
@@ -179,14 +184,62 @@ def read_zuora_state(item: SyncItem, snapshot: dict | None, zuora: Callable[[], 
         subscription = parse_subscription(raw, number)
         account_raw = client.get_account_detail(subscription.accountNumber)
         target = preview_target_date([raw], rules.today, rules.evergreen_horizon_days)
-        preview = items_by_subscription(client.preview_billing(subscription.accountNumber, target)).get(number, [])
+        preview = _preview_of(client, number, invoice_owner(raw, subscription.accountNumber), target)
         entry, accounts = {"subscription": raw, "invoiceItems": preview}, {subscription.accountNumber: account_raw}
     else:
         accounts = snapshot.get("accounts", {})
     subscription = parse_subscription(entry["subscription"], number)
     account_raw = accounts.get(subscription.accountNumber)
     account = parse_account(account_raw, subscription.accountNumber) if account_raw else None
+    if account is not None and account.crmId:
+        account = account.model_copy(update={"crmId": ids.customer_key_of(account.crmId)})
     return ZuoraState(subscription=subscription, account=account, invoiceItems=tuple(parse_invoice_items(entry.get("invoiceItems", []), number)))
+
+
+def _preview_of(client: ZuoraSource, number: str, owner: str, target: dt.date) -> list[dict]:
+    """The subscription's items of its invoice owner's preview; if Zuora refuses the owner's preview (a business
+    rule about another of its subscriptions, say), this subscription's own preview."""
+    try:
+        items = client.preview_billing(owner, target)
+    except ZuoraRequestRejected:
+        logger.warning("Zuora refused the invoice owner's billing preview; previewing the subscription alone", extra={"invoice_owner": owner})
+        return client.preview_subscription(number, target)
+    return items_by_subscription(items).get(number, [])
+
+
+class _PreviewsOnce:
+    """A task's Zuora client that keeps its billing previews (answers and refusals): the task's subscriptions read
+    from Zuora share their invoice owner's preview for the same horizon instead of each running it again."""
+
+    def __init__(self, client: ZuoraSource):
+        self._client = client
+        self._previews: dict[tuple[str, dt.date], list[dict] | ZuoraRequestRejected] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def preview_billing(self, account_key: str, target_date: dt.date) -> list[dict[str, Any]]:
+        key = (account_key, target_date)
+        if key not in self._previews:
+            try:
+                self._previews[key] = self._client.preview_billing(account_key, target_date)
+            except ZuoraRequestRejected as refused:
+                self._previews[key] = refused
+        answer = self._previews[key]
+        if isinstance(answer, ZuoraRequestRejected):
+            raise answer
+        return answer
+
+
+def _one_client_per_task(connect: Callable[[], ZuoraSource]) -> Callable[[], ZuoraSource]:
+    held: list[ZuoraSource] = []
+
+    def client() -> ZuoraSource:
+        if not held:
+            held.append(_PreviewsOnce(connect()))
+        return held[0]
+
+    return client
 
 
 def _sync(sync_id, item, snapshot, existing, *, zuora, store, rules, now) -> tuple[SubscriptionResult, LimioSubscription | None, bool]:

@@ -30,7 +30,13 @@ def check_salesforce_id(value: str) -> str:
     return value
 
 
-SalesforceId = Annotated[str, AfterValidator(check_salesforce_id)]
+def canonical_salesforce_id(value: str) -> str:
+    """A valid id in its 18-character form (checksum suffix upper case), the customer's one key everywhere."""
+    id15 = check_salesforce_id(value)[:15]
+    return id15 + salesforce_checksum(id15)
+
+
+SalesforceId = Annotated[str, AfterValidator(canonical_salesforce_id)]
 
 
 # Unicode categories a name shown back to agents must not carry: controls (C0, DEL and C1: Cc), format characters

@@ -15,7 +15,7 @@ from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
 from limio_sync.errors import ErrorCode, TransientSyncError
-from limio_sync.jobs import job_failure_notification, latest_receipts, receipt_from_item, summarize
+from limio_sync.jobs import AccountFailure, account_failures_error, job_failure_notification, latest_receipts, receipt_from_item, summarize
 from limio_sync.models import JobFailure, JobStatus, Outcome, SubscriptionResult, SyncJob
 from limio_sync.retries import RetryEntry, RetryPolicy
 from limio_sync.stores import aws
@@ -23,6 +23,7 @@ from limio_sync.stores import aws
 HEADER = "JOB"
 RECEIPT_PREFIX = "SUB#"
 RETRY_PREFIX = "RETRY#"
+PLAN_RETRY = "REPLAN#"  # the retry entry of a job whose planning failed for a transient reason
 BATCH_FAILURE_PREFIX = "BATCH#"  # written by the state machine's Catch when a sync task's retries ran out
 UNCHANGED_PREFIX = "UNCHANGED#"  # one item per task attempt: its UNCHANGED subscriptions, so they cost no write each
 BY_SUBSCRIPTION_INDEX = "bySubscription"
@@ -176,7 +177,7 @@ class JobStore:
         header = self._get_item(sync_id)
         if header is None or header.get("status") != JobStatus.RUNNING.value:
             return self.get(sync_id)
-        return SyncJob.model_validate(_strip_keys(header, "customerKey"))
+        return SyncJob.model_validate(_strip_keys(header, *_HEADER_ONLY))
 
     # ------------------------------------------------------------ jobs whose execution never started
 
@@ -210,18 +211,19 @@ class JobStore:
             return None
         latest = _latest(items)
         receipts = [receipt_from_item(number, latest[number]) for number in sorted(latest)]
-        return SyncJob.model_validate({**_strip_keys(header, "customerKey"), "subscriptions": [r.model_dump() for r in receipts]})
+        return SyncJob.model_validate({**_strip_keys(header, *_HEADER_ONLY), "subscriptions": [r.model_dump() for r in receipts]})
 
-    def record_plan(self, sync_id: str, total: int) -> None:
-        """Let pollers see how many subscriptions are being synced while the job runs."""
+    def record_plan(self, sync_id: str, total: int, account_failures: list[AccountFailure] = ()) -> None:
+        """Let pollers see how many subscriptions are being synced while the job runs, and keep the Zuora accounts
+        planning could not read for the job's outcome."""
         with aws.store_errors("The job store"), _ignore_condition_failure():
             self._table.update_item(
                 Key={"syncId": sync_id, "itemKey": HEADER},
                 # Planning runs inside the execution: the job's start is confirmed, the sweep can leave it.
-                UpdateExpression=f"SET #total = :total REMOVE {START_CHECK}",
+                UpdateExpression=f"SET #total = :total, accountFailures = :failures REMOVE {START_CHECK}",
                 ConditionExpression=Attr("status").eq(JobStatus.RUNNING.value),
                 ExpressionAttributeNames={"#total": "total"},
-                ExpressionAttributeValues={":total": total},
+                ExpressionAttributeValues={":total": total, ":failures": [f.model_dump(mode="json") for f in account_failures]},
             )
 
     def record_receipts(self, sync_id: str, results: list[SubscriptionResult], *, task: str, attempt: int = 0) -> None:
@@ -285,14 +287,18 @@ class JobStore:
                 for batch_id in consumed_batch_failures:
                     batch.delete_item(Key={"syncId": sync_id, "itemKey": BATCH_FAILURE_PREFIX + batch_id})
         every = sorted(every, key=lambda r: r.subscriptionNumber)
-        status, counts, failed, notification = summarize(every)
+        account_failures = [AccountFailure.model_validate(f) for f in (self._get_item(sync_id) or {}).get("accountFailures") or []]
+        status, counts, failed, notification = summarize(every, account_failures)
+        error = account_failures_error(account_failures)
+        set_error = ", #error = :error" if error else ""
+        values = {":error": error.model_dump(mode="json")} if error else {}
         try:
             with aws.store_errors("The job store"):
                 header = self._table.update_item(
                     Key={"syncId": sync_id, "itemKey": HEADER},
                     UpdateExpression=(
                         "SET #status = :status, #total = :total, counts = :counts, failedSubscriptions = :failed, "
-                        f"notification = :notification, finishedAt = :finished REMOVE #error, {START_CHECK}"
+                        f"notification = :notification, finishedAt = :finished{set_error} REMOVE {'' if error else '#error, '}{START_CHECK}"
                     ),
                     ConditionExpression=Attr("syncId").exists(),
                     ExpressionAttributeNames={"#status": "status", "#total": "total", "#error": "error"},
@@ -303,6 +309,7 @@ class JobStore:
                         ":failed": failed,
                         ":notification": notification,
                         ":finished": utc_now(),
+                        **values,
                     },
                     ReturnValues="ALL_NEW",
                 )["Attributes"]
@@ -313,7 +320,7 @@ class JobStore:
         header = _plain(header)
         if header.get("customerKey"):
             self._release_lock(header["customerKey"], sync_id)
-        return SyncJob.model_validate({**_strip_keys(header, "customerKey"), "subscriptions": [r.model_dump() for r in every]})
+        return SyncJob.model_validate({**_strip_keys(header, *_HEADER_ONLY), "subscriptions": [r.model_dump() for r in every]})
 
     def fail(self, sync_id: str, failure: JobFailure) -> bool:
         """End a still-running job FAILED with its reason. False if the job had already ended."""
@@ -368,7 +375,7 @@ class JobStore:
         """Take a due entry for one retry run; a second scheduler run finds it claimed and leaves it."""
         with aws.store_errors("The job store"), _ignore_condition_failure() as outcome:
             self._table.update_item(
-                Key={"syncId": entry.syncId, "itemKey": RETRY_PREFIX + entry.subscriptionNumber},
+                Key={"syncId": entry.syncId, "itemKey": _retry_key(entry)},
                 UpdateExpression="SET claimedUntil = :until",
                 ConditionExpression="attribute_exists(syncId) AND (attribute_not_exists(claimedUntil) OR claimedUntil < :now)",
                 ExpressionAttributeValues={":until": _iso(now + lease), ":now": _iso(now)},
@@ -406,12 +413,46 @@ class JobStore:
             **_without_nones(entry.model_dump(mode="json")),
             "customer": entry.customer.model_dump(exclude_none=True),
             "syncId": entry.syncId,
-            "itemKey": RETRY_PREFIX + entry.subscriptionNumber,
+            "itemKey": _retry_key(entry),
             "retryQueue": RETRY_QUEUE,
             "expiresAt": _epoch(dt.datetime.now(dt.UTC) + RETENTION),
         }
         with aws.store_errors("The job store"):
             self._table.put_item(Item=item)
+
+    def queue_replan(self, sync_id: str, failure: JobFailure, policy: RetryPolicy, now: dt.datetime) -> RetryEntry | None:
+        """A job whose planning failed for a transient reason waits for its plan to be retried by the schedule,
+        with the same backoff and cap as a subscription: `replanAttempts` scheduled plans were already made.
+        Returns the entry when it is out of attempts (not queued: for the dead-letter queue)."""
+        header = self._get_item(sync_id)
+        if header is None:
+            return None
+        attempts = int(header.get("replanAttempts") or 0)
+        entry = RetryEntry(
+            syncId=sync_id,
+            customer=header["customer"],
+            attempts=attempts,
+            nextAttemptAt=_iso(policy.next_attempt_at(attempts, now)),
+            errorCode=failure.errorCode,
+            message=failure.message,
+        )
+        if policy.exhausted(attempts):
+            return entry
+        self._put_retry(entry)
+        return None
+
+    def reopen_for_replan(self, entry: RetryEntry) -> None:
+        """Before its plan is retried, the job runs again (so its failure can be recorded again, or its outcome
+        replace it) and its retry entry leaves the queue."""
+        with aws.store_errors("The job store"):
+            self._table.update_item(
+                Key={"syncId": entry.syncId, "itemKey": HEADER},
+                UpdateExpression="SET #status = :running, replanAttempts = :attempts REMOVE #error, finishedAt, notification",
+                ConditionExpression=Attr("syncId").exists(),
+                ExpressionAttributeNames={"#status": "status", "#error": "error"},
+                ExpressionAttributeValues={":running": JobStatus.RUNNING.value, ":attempts": entry.attempts + 1},
+            )
+            self._table.delete_item(Key={"syncId": entry.syncId, "itemKey": _retry_key(entry)})
 
     def receipts_for(self, subscription_number: str, limit: int = 100) -> list[dict]:
         """The audit trail of one subscription: its receipt from each sync, newest first."""
@@ -461,6 +502,14 @@ _JOB_PROJECTION = _projection(
     | (set(SubscriptionResult.model_fields) - {"changes"})
     | {"syncId", "itemKey", "customerKey", "caughtError", "unchanged", "recordedAt"}
 )
+
+
+# What the job header holds for the service's own use, not part of the job LFS reads.
+_HEADER_ONLY = ("customerKey", "accountFailures", "replanAttempts")
+
+
+def _retry_key(entry: RetryEntry) -> str:
+    return RETRY_PREFIX + entry.subscriptionNumber if entry.subscriptionNumber is not None else PLAN_RETRY
 
 
 def _lock_key(customer_key: str) -> str:

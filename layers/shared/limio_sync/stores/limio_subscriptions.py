@@ -28,6 +28,11 @@ class LimioSubscriptionStore:
     def numbers_for_customer(self, customer_id: str) -> list[str]:
         return [item["subscriptionNumber"] for item in self._query_customer(customer_id, keys_only=True)]
 
+    def numbers_for_zuora_account(self, account_number: str) -> list[str]:
+        """The subscriptions Limio holds under one Zuora account (the scope of a sync by account number)."""
+        condition = Key("zuoraAccountNumber").eq(account_number)
+        return [item["subscriptionNumber"] for item in self._query(BY_ZUORA_ACCOUNT_INDEX, condition, keys_only=True)]
+
     def _query_customer(self, customer_id: str, *, keys_only: bool = False) -> list[dict]:
         return self._query(BY_CUSTOMER_INDEX, Key("customerId").eq(customer_id), keys_only=keys_only)
 

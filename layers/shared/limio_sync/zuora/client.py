@@ -30,6 +30,7 @@ from urllib.parse import parse_qsl, quote, urlsplit
 import requests
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from limio_sync import ids
 from limio_sync.observability import logger
 from limio_sync.zuora.errors import (
     OAUTH_RESOURCE,
@@ -48,6 +49,10 @@ USER_AGENT = "limio-subscription-sync/1.0"
 MAX_SUBSCRIPTION_PAGE_SIZE = 40  # Zuora's maximum for the subscriptions-by-account list
 ACCOUNT_QUERY_PAGE_SIZE = 99  # Object Query's maximum
 ACCOUNT_QUERY_FIELDS = "id,accountnumber,name,status,crmid"
+# Caps on following Zuora's paging: no customer comes near them (1,000 pages of 40 subscriptions; 100 pages of 99
+# accounts), and a `nextPage` or cursor that never ends must fail the account, not run until the Lambda times out.
+MAX_SUBSCRIPTION_PAGES = 1000
+MAX_ACCOUNT_QUERY_PAGES = 100
 DEFAULT_TOKEN_LIFETIME_SECONDS = 3600.0
 # Zuora's gateway gives up on a request after 120 s, so a billing preview never needs longer than that.
 PREVIEW_READ_TIMEOUT_SECONDS = 120.0
@@ -68,7 +73,7 @@ ASSUME_RENEWAL_OPTIONS = ("None", "Autorenew", "All")
 CHARGE_TYPES = ("OneTime", "Recurring", "Usage")
 
 _ZUORA_ID = re.compile(r"[0-9a-fA-F]{32}")
-_CRM_ID = re.compile(r"[A-Za-z0-9]+")  # nothing that could change the meaning of an Object Query filter
+_CRM_ID = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?")  # a Salesforce id: nothing that could alter the filter
 _TRACK_ID = re.compile(r"[\x20-\x7e]{1,64}")
 _TRACK_ID_FORBIDDEN = frozenset(":;\"'")
 
@@ -142,17 +147,30 @@ class ZuoraClient:
         return tagged
 
     def find_accounts_by_crm_id(self, crm_id: str) -> list[ZuoraAccountRef]:
-        """Every account whose CrmId is `crm_id` (Zuora does not make it unique: expect 0..n).
+        """Every account whose CrmId names the Salesforce account `crm_id` (Zuora does not make it unique:
+        expect 0..n), whether the CrmId holds its 15- or its 18-character form, by number.
 
-        A `crm_id` with anything but letters and digits raises `ZuoraRequestRejected` without calling Zuora.
+        Zuora documents Object Query's `EQ` as case-insensitive (developer.zuora.com/docs/guides/expand-filter-
+        fields-sort/) while two 15-character ids may differ only by case, so each account found is kept only if
+        its CrmId is exactly this id. One query per form, their results OR-ed here as that guide advises
+        (repeated `filter[]` parameters are AND-ed; `crmid.IN:[id15,id18]` would take one call, but the emulator
+        serves EQ only). A `crm_id` that is not a Salesforce id (15 or 18 letters and digits) raises
+        `ZuoraRequestRejected` without calling Zuora.
         """
         if not _CRM_ID.fullmatch(crm_id):
             raise ZuoraRequestRejected(
-                f"CRM id {crm_id[:40]!r} was not sent to Zuora: a Salesforce id has only letters and digits"
+                f"CRM id {crm_id[:40]!r} was not sent to Zuora: a Salesforce id has 15 or 18 letters and digits only"
             )
-        resource = f"accounts with CRM id {crm_id}"
+        found: dict[str, ZuoraAccountRef] = {}
+        for form in ids.salesforce_id_forms(crm_id):
+            for account in self._query_accounts(f"crmid.EQ:{form}", f"accounts with CRM id {form}"):
+                if ids.same_salesforce_id(account.crmId, crm_id):
+                    found[account.accountNumber] = account
+        return [found[number] for number in sorted(found)]
+
+    def _query_accounts(self, filter_expression: str, resource: str) -> list[ZuoraAccountRef]:
         query = [
-            ("filter[]", f"crmid.EQ:{crm_id}"),
+            ("filter[]", filter_expression),
             ("fields[]", ACCOUNT_QUERY_FIELDS),
             ("pageSize", ACCOUNT_QUERY_PAGE_SIZE),
         ]
@@ -166,7 +184,9 @@ class ZuoraClient:
             if not cursor:
                 return accounts
             if not isinstance(cursor, str) or cursor in cursors_seen:
-                raise ZuoraMalformedResponse.about(resource, detail="nextPage is not a new cursor")
+                raise _endless(resource, "nextPage is not a new cursor")
+            if len(cursors_seen) + 1 >= MAX_ACCOUNT_QUERY_PAGES:
+                raise _endless(resource, f"more than {MAX_ACCOUNT_QUERY_PAGES} pages of accounts")
             cursors_seen.add(cursor)
             params = [*query, ("cursor", cursor)]
 
@@ -186,26 +206,31 @@ class ZuoraClient:
     def iter_subscription_pages(
         self, account_key: str, page_size: int = MAX_SUBSCRIPTION_PAGE_SIZE
     ) -> Iterator[list[dict[str, Any]]]:
-        """The raw subscriptions of an account, one page at a time (a page may be empty).
+        """The raw subscriptions of an account, one page at a time (a page may be empty), each read with
+        SUBSCRIPTION_READ_PARAMS.
 
-        `page_size` above Zuora's maximum of 40 raises `ValueError` rather than being silently clamped.
+        `page_size` above Zuora's maximum of 40 raises `ValueError` rather than being silently clamped. A
+        `nextPage` that goes back to a page already read, or past MAX_SUBSCRIPTION_PAGES, raises a
+        `ZUORA_BAD_RESPONSE` naming the account rather than being followed for ever.
         """
         if not 1 <= page_size <= MAX_SUBSCRIPTION_PAGE_SIZE:
             raise ValueError(f"page_size must be between 1 and {MAX_SUBSCRIPTION_PAGE_SIZE}, not {page_size}")
         resource = f"subscriptions of account {account_key}"
         path = f"/v1/subscriptions/accounts/{_path_segment(account_key)}"
-        params: dict[str, Any] = {"page": 1, "pageSize": page_size, **SUBSCRIPTION_READ_PARAMS}
+        params: dict[str, Any] = {"page": 1, "pageSize": page_size}
         pages_seen: set[int] = set()
         while True:
             pages_seen.add(params["page"])
-            body = self._get_json(path, params, resource)
+            body = self._get_json(path, {**params, **SUBSCRIPTION_READ_PARAMS}, resource)
             yield _subscriptions_of(body, resource)
             next_page = body.get("nextPage")
             if not next_page:
                 return
-            params = {**_next_page_params(next_page, page_size, resource), **SUBSCRIPTION_READ_PARAMS}
+            params = _next_page_params(next_page, page_size, resource)
             if params["page"] in pages_seen:
-                raise ZuoraMalformedResponse.about(resource, detail=f"nextPage repeats page {params['page']}")
+                raise _endless(resource, f"nextPage repeats page {params['page']}")
+            if len(pages_seen) >= MAX_SUBSCRIPTION_PAGES:
+                raise _endless(resource, f"more than {MAX_SUBSCRIPTION_PAGES} pages")
 
     def get_subscription(self, subscription_key: str) -> dict[str, Any]:
         """The latest version of a subscription, by number or id, as Zuora sent it (every charge segment)."""
@@ -552,6 +577,13 @@ def _next_page_params(next_page: Any, page_size: int, resource: str) -> dict[str
     if page < 1 or size < 1:
         raise ZuoraMalformedResponse.about(resource, detail="nextPage has no usable page number")
     return {"page": page, "pageSize": size}
+
+
+def _endless(resource: str, detail: str) -> ZuoraMalformedResponse:
+    """Paging that does not end is Zuora's answer, not a passing fault: retrying would loop again."""
+    error = ZuoraMalformedResponse.about(resource, detail=detail)
+    error.retryable = False
+    return error
 
 
 def _path_segment(key: str) -> str:
