@@ -61,12 +61,14 @@ class Customer:
 
 REMOVED = Customer(z.salesforce_id("FIDREMOVED"), "A20000001", "Removed Plans Ltd", "A-S20000001")
 AMENDED = Customer(z.salesforce_id("FIDAMENDED"), "A20000007", "Amended Ltd", "A-S20000007")
+GIFTED = Customer(z.salesforce_id("FIDGIFTED"), "A20000002", "Gift Recipient Ltd", "A-S20000002")
+PAYER = Customer(z.salesforce_id("FIDPAYER"), "A20000012", "Group Holdings Ltd", "")
 TAXED = Customer(z.salesforce_id("FIDTAXED"), "A20000003", "Taxed Ltd", "A-S20000003")
 CREDITED = Customer(z.salesforce_id("FIDCREDITED"), "A20000004", "Credited Ltd", "A-S20000004")
 ONE_CURRENCY = Customer(z.salesforce_id("FIDONECURRENCY"), "A20000005", "One Currency GmbH", "A-S20000005", currency="EUR")
 ARREARS = Customer(z.salesforce_id("FIDARREARS"), "A20000006", "Arrears Ltd", "A-S20000006")
 CENTURY = Customer(z.salesforce_id("FIDCENTURY"), "A20000011", "Century Ltd", "A-S20000011")
-CUSTOMERS = (REMOVED, AMENDED, TAXED, CREDITED, ONE_CURRENCY, ARREARS, CENTURY)
+CUSTOMERS = (REMOVED, AMENDED, GIFTED, PAYER, TAXED, CREDITED, ONE_CURRENCY, ARREARS, CENTURY)
 
 # Zuora-side data
 
@@ -128,12 +130,24 @@ def removed_legacy_plan() -> dict:
     return sf.rate_plan(sf.UNMAPPED, [fee], last_change_type="Remove")
 
 
+def billed_by(subscription: dict, payer: Customer) -> dict:
+    """The subscription is invoiced to another account (Knowledge Center, "Invoice Subscriptions to Different
+    Accounts"): that account's bill run bills it."""
+    return {
+        **subscription,
+        "invoiceOwnerAccountId": z.zuora_id("account", payer.account_number),
+        "invoiceOwnerAccountNumber": payer.account_number,
+        "invoiceOwnerAccountName": payer.name,
+    }
+
+
 def fidelity_tenant() -> dict:
     """An Invoice Settlement tenant with Zuora Tax (UK VAT at 20 %) and Multiple Currencies."""
     accounts = [sf.account(c.account_number, c.salesforce_id, name=c.name, bill_to=jane(c), currency=c.currency) for c in CUSTOMERS]
     subscriptions = [
         digital_pack(REMOVED, seats(), archive_plan(), removed_legacy_plan()),
         digital_pack(AMENDED, seats(), archive_plan()),
+        billed_by(digital_pack(GIFTED, seats()), PAYER),
         digital_pack(TAXED, seats(price=12.0, taxable=True, taxCode="UK-VAT", taxMode="TaxInclusive")),
         digital_pack(CREDITED, seats(charged_through=month(2))),
         digital_pack(ONE_CURRENCY, seats(currency="EUR")),
@@ -416,6 +430,29 @@ def test_row_1_a_future_price_rise_and_a_future_removal_wait_for_their_date(serv
     )
     assert first_ids[0] in schedule_ids(after), "the first month, billed as before, keeps its entry"
     assert lfs_list(service, customer) == [lfs_row(service, customer, add_ons=[ARCHIVE_ROW], next_charge=entry(month(1), "54.50", SEATS_AND_ARCHIVE))]
+
+
+def test_row_2_a_subscription_invoiced_to_another_account_is_scheduled_from_that_accounts_bill(service):
+    # Given a subscription of the customer's account that Zuora invoices to a group account (its invoice owner)
+    customer = GIFTED
+
+    # When the agent syncs the customer
+    synced(service, customer, "CREATED")
+
+    # Then the schedule is what the group account will be billed for this subscription: 5 × 10.00 a month
+    first = stored_record(service, customer)
+    first_ids = schedule_ids(first)
+    assert without_ids(first) == expected_record(service, customer, offers=[digital_offer()], schedule=monthly(range(1, 8), "50.00"))
+    assert lfs_list(service, customer) == [lfs_row(service, customer, next_charge=entry(month(1), "50.00"))]
+
+    # When Zuora moves the invoicing to the customer's own account, and the agent syncs again
+    zuora_change(service, customer, "transfer-invoice-owner", {"accountNumber": customer.account_number})
+    synced(service, customer, "UPDATED")
+
+    # Then the same months are billed, now by the customer's account: only the Zuora version changed
+    after = stored_record(service, customer)
+    assert without_ids(after) == expected_record(service, customer, offers=[digital_offer()], schedule=monthly(range(1, 8), "50.00"))
+    assert schedule_ids(after) == first_ids
 
 
 def test_row_3_a_tax_inclusive_price_is_scheduled_with_its_tax(service):
