@@ -8,7 +8,7 @@ import re
 import secrets
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -23,7 +23,7 @@ from local.zuora_emulator.billing import (
 from local.zuora_emulator.charges import ChargeDetailError, ChargeView, parse_charge_view, render_subscription
 from local.zuora_emulator.faults import FaultBook
 from local.zuora_emulator.store import TenantStore
-from local.zuora_emulator.tenant import Credentials, Settings
+from local.zuora_emulator.tenant import TENANT_FEATURES, Credentials, Settings
 from local.zuora_emulator.tokens import TokenIssuer
 from local.zuora_emulator.wire import (
     BUSINESS_RULE,
@@ -106,6 +106,14 @@ class ZuoraApi:
         self._random = randomness
         self._faults = faults
         self._today = today
+
+    def set_features(self, features: Mapping[str, Any]) -> dict[str, Any]:
+        """Change the tenant features (docs/zuora-emulator.md "Tenant features"); other settings stay as loaded."""
+        unknown = sorted(set(features) - set(TENANT_FEATURES))
+        if unknown:
+            raise ValueError(f"not a tenant feature: {', '.join(unknown)} (features are {', '.join(TENANT_FEATURES)})")
+        self._settings = Settings.model_validate({**self._settings.model_dump(), **features})
+        return self._settings.model_dump(include=set(TENANT_FEATURES))
 
     # POST /oauth/token
 

@@ -211,6 +211,11 @@ class ZuoraEmulator:
             raise ValueError("the concurrency limit must be at least 1 (or None for no limit)")
         self._concurrency_limit = limit
 
+    def set_features(self, **features: Any) -> dict[str, Any]:
+        """Turn tenant features (`multipleCurrencies`, `invoiceSettlement`, `taxRates`) on or off from now on, as
+        a Zuora admin changes a tenant's settings: no subscription gets a new version. Returns the features."""
+        return self._api.set_features(features)
+
     @property
     def issued_tokens(self) -> tuple[str, ...]:
         """Every access token /oauth/token has issued, so tests can check none of them leaks."""
@@ -307,6 +312,8 @@ class ZuoraEmulator:
             match = re.fullmatch(ADMIN_PREFIX + r"subscriptions/(?P<number>[^/]+)/(?P<action>[a-z-]+)", request.path)
             if match and request.method == "POST":
                 return json_reply(200, self.change(match["number"], match["action"], body))
+            if request.path == ADMIN_PREFIX + "features" and request.method == "POST":
+                return json_reply(200, self.set_features(**body))
             if request.path == ADMIN_PREFIX + "faults" and request.method in ("POST", "DELETE"):
                 if request.method == "DELETE":
                     self.clear_faults()

@@ -49,6 +49,10 @@ class Settings(BaseModel):
     taxRates: dict[str, Annotated[float, Field(ge=0)]] = Field(default_factory=dict)
 
 
+# The settings that model how the tenant is set up, which a test may change while the emulator serves.
+TENANT_FEATURES = ("multipleCurrencies", "invoiceSettlement", "taxRates")
+
+
 class _BasicInfo(BaseModel):
     model_config = ConfigDict(extra="allow")
 

@@ -115,6 +115,24 @@ def test_without_multiple_currencies_a_subscription_has_no_currency_but_its_char
     assert owner["billingAndPayment"]["currency"] == "GBP"
 
 
+def test_a_tenant_turning_multiple_currencies_on_serves_the_currency_from_then_on_without_a_new_version():
+    with emulator(with_plan(subscription("A-S1", ACCOUNT), monthly("C-1", 10.0)), multipleCurrencies=False) as emu:
+        auth = headers(emu)
+        before = requests.get(f"{emu.base_url}/v1/subscriptions/A-S1", headers=auth, timeout=5).json()
+        turned_on = requests.post(f"{emu.base_url}/_emulator/features", json={"multipleCurrencies": True}, timeout=5)
+        after = requests.get(f"{emu.base_url}/v1/subscriptions/A-S1", headers=auth, timeout=5).json()
+        unknown = requests.post(f"{emu.base_url}/_emulator/features", json={"latencyMs": 5}, timeout=5)
+        invalid = requests.post(f"{emu.base_url}/_emulator/features", json={"invoiceSettlement": "sometimes"}, timeout=5)
+
+    assert "currency" not in before
+    assert turned_on.status_code == 200
+    assert turned_on.json() == {"multipleCurrencies": True, "invoiceSettlement": False, "taxRates": {}}
+    assert (after["currency"], after["version"], after["id"]) == ("GBP", before["version"], before["id"])
+    assert unknown.status_code == 400
+    assert unknown.json()["message"] == "not a tenant feature: latencyMs (features are multipleCurrencies, invoiceSettlement, taxRates)"
+    assert invalid.status_code == 400 and "invoiceSettlement" in invalid.json()["message"]
+
+
 # Invoice owner
 
 
