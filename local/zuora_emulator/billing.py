@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from local.zuora_emulator.charges import segments_of
+from local.zuora_emulator.charges import as_date, segments_of
 from local.zuora_emulator.wire import BUSINESS_RULE, INVALID_VALUE, MALFORMED_REQUEST, MISSING_VALUE
 
 CHARGE_TYPES = ("OneTime", "Recurring", "Usage")
@@ -153,7 +153,7 @@ def parse_subscription_preview_request(
             raise PreviewError(MISSING_VALUE, "'previewStartDate.specificDate' is required when previewStartDatePolicy is specificDate.")
         start = start_policy.specificDate
     elif start_policy.previewStartDatePolicy == "startOfTerm":
-        start = _date(subscription.get("termStartDate")) or _date(subscription.get("subscriptionStartDate")) or today
+        start = as_date(subscription.get("termStartDate")) or as_date(subscription.get("subscriptionStartDate")) or today
     else:
         start = today
     periods = None
@@ -162,7 +162,7 @@ def parse_subscription_preview_request(
             raise PreviewError(MISSING_VALUE, "'previewThroughDate.specificDate' is required when previewThruDatePolicy is specificDate.")
         target = through.specificDate
     elif through.previewThruDatePolicy == "endOfTerm":
-        term_end = _date(subscription.get("termEndDate"))
+        term_end = as_date(subscription.get("termEndDate"))
         if term_end is None:
             raise PreviewError(INVALID_VALUE, "previewThruDatePolicy endOfTerm needs a subscription with a term end (this one is evergreen).")
         target = term_end - dt.timedelta(days=1)
@@ -339,7 +339,7 @@ class _Charge:
 
     @property
     def charged_through(self) -> dt.date | None:
-        days = [day for segment in self.segments if (day := _date(segment.get("chargedThroughDate")))]
+        days = [day for segment in self.segments if (day := as_date(segment.get("chargedThroughDate")))]
         return max(days) if days else None
 
     @property
@@ -377,7 +377,7 @@ _TRIGGER_DATE_FIELD = {"ServiceActivation": "serviceActivationDate", "CustomerAc
 
 def _triggered(charge: _Charge) -> bool:
     date_field = _TRIGGER_DATE_FIELD.get(str(charge.segments[0].get("triggerEvent")))
-    return date_field is None or _date(charge.subscription.get(date_field)) is not None
+    return date_field is None or as_date(charge.subscription.get(date_field)) is not None
 
 
 def _billing_window(subscription: dict[str, Any], request: PreviewRequest) -> _Window | None:
@@ -387,12 +387,12 @@ def _billing_window(subscription: dict[str, Any], request: PreviewRequest) -> _W
     if status not in _BILLABLE_STATUSES or (evergreen and not request.include_evergreen):
         return None
     if status == "Cancelled":
-        end = _date(subscription.get("subscriptionEndDate")) or _date(subscription.get("termEndDate"))
+        end = as_date(subscription.get("subscriptionEndDate")) or as_date(subscription.get("termEndDate"))
         return _Window(end, end, renewed=False) if end else None
     if evergreen:
-        end = _date(subscription.get("subscriptionEndDate"))
+        end = as_date(subscription.get("subscriptionEndDate"))
         return _Window(end, end, renewed=False)
-    term_end = _date(subscription.get("termEndDate")) or _date(subscription.get("subscriptionEndDate"))
+    term_end = as_date(subscription.get("termEndDate")) or as_date(subscription.get("subscriptionEndDate"))
     if term_end is None:
         return None  # a TERMED subscription without a term end cannot be billed
     if not _assumed_to_renew(subscription, request.assume_renewal):
@@ -427,7 +427,7 @@ def _charge_end(charge: _Charge, window: _Window) -> dt.date | None:
 
     A charge that runs to the subscription end moves with it when a renewal is assumed.
     """
-    own_end = _date(charge.fields.get("effectiveEndDate"))
+    own_end = as_date(charge.fields.get("effectiveEndDate"))
     runs_to_subscription_end = charge.fields.get("endDateCondition") in (None, "Subscription_End")
     if window.renewed and runs_to_subscription_end and (own_end is None or window.term_end is None or own_end >= window.term_end):
         own_end = None
@@ -442,7 +442,7 @@ def _charge_items(charge: _Charge, window: _Window, target_date: dt.date) -> Ite
     if charge.fields.get("type") == "OneTime":
         yield from _one_time_items(charge, window, target_date)
         return
-    anchor = _date(charge.segments[0].get("effectiveStartDate"))
+    anchor = as_date(charge.segments[0].get("effectiveStartDate"))
     if anchor is None:
         raise PreviewError(BUSINESS_RULE, f"The emulator cannot preview {charge.describe()}: it has no effectiveStartDate.")
     unbilled_from = charge.charged_through or anchor
@@ -451,8 +451,8 @@ def _charge_items(charge: _Charge, window: _Window, target_date: dt.date) -> Ite
     in_arrears = charge.fields.get("billingTiming") == "IN_ARREARS"
     for index, segment in enumerate(charge.segments):
         last = index == len(charge.segments) - 1
-        segment_start = max(_date(segment.get("effectiveStartDate")) or anchor, unbilled_from)
-        segment_end = end if last else _earliest(_date(segment.get("effectiveEndDate")), end)
+        segment_start = max(as_date(segment.get("effectiveStartDate")) or anchor, unbilled_from)
+        segment_end = end if last else _earliest(as_date(segment.get("effectiveEndDate")), end)
         amount = _period_amount(charge, segment)
         for period_start, period_end in _periods(anchor, cadence, segment_start, segment_end):
             service_start, service_end = max(period_start, segment_start), _earliest(period_end, segment_end)
@@ -473,7 +473,7 @@ def _credit_backs(charge: _Charge, end: dt.date | None, anchor: dt.date, cadence
     billed_through = charge.charged_through
     if end is None or billed_through is None or billed_through <= end or end > target_date:
         return
-    before_end = [segment for segment in charge.segments if (_date(segment.get("effectiveStartDate")) or anchor) < end] or charge.segments[:1]
+    before_end = [segment for segment in charge.segments if (as_date(segment.get("effectiveStartDate")) or anchor) < end] or charge.segments[:1]
     amount = _period_amount(charge, before_end[-1])
     for period_start, period_end in _periods(anchor, cadence, end, billed_through):
         service_start, service_end = max(period_start, end), min(period_end, billed_through)
@@ -509,7 +509,7 @@ def _earliest(day: dt.date | None, other: dt.date | None) -> dt.date | None:
 def _one_time_items(charge: _Charge, window: _Window, target_date: dt.date) -> Iterator[dict[str, Any]]:
     if charge.charged_through:
         return  # already billed
-    day = _date(charge.fields.get("triggerDate")) or _date(charge.segments[0].get("effectiveStartDate"))
+    day = as_date(charge.fields.get("triggerDate")) or as_date(charge.segments[0].get("effectiveStartDate"))
     if day is None or day > target_date or (window.end is not None and day >= window.end):
         return
     yield _item(charge, charge.fields, day, day, day, _rounded(_period_amount(charge, charge.fields)))
@@ -573,7 +573,7 @@ def _required_price(charge: _Charge, segment: dict[str, Any]) -> Decimal:
 
 def _discount_items(discount: _Charge, charges: list[_Charge], window: _Window) -> list[dict[str, Any]]:
     """One negative item per discounted item whose service starts while the discount is unbilled and in effect."""
-    start = discount.charged_through or _date(discount.segments[0].get("effectiveStartDate"))
+    start = discount.charged_through or as_date(discount.segments[0].get("effectiveStartDate"))
     end = _charge_end(discount, window)
     applies_to = _discounted_charge_types(discount.fields.get("applyDiscountTo"))
     same_rate_plan_only = str(discount.fields.get("discountLevel") or "").lower() == "rateplan"
@@ -701,15 +701,6 @@ def _add_months(day: dt.date, months: int) -> dt.date:
     year, month_index = divmod(day.year * 12 + day.month - 1 + months, 12)
     month = month_index + 1
     return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
-
-
-def _date(value: Any) -> dt.date | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return dt.date.fromisoformat(value[:10])
-    except ValueError:
-        return None
 
 
 def _decimal(value: Any, default: Decimal = Decimal(0)) -> Decimal:
