@@ -44,9 +44,9 @@ PREFER_HEADER = {
     "name": "Prefer",
     "in": "header",
     "required": False,
-    "description": "RFC 7240 `wait=N`: hold the reply up to N seconds (at most 25) until the sync has ended, so one call can "
-    "return the finished job; without it the reply is immediate. A Salesforce callout may wait up to 120 seconds.",
-    "schema": {"type": "string", "pattern": "^wait=[0-9]{1,2}$", "example": "wait=20"},
+    "description": "RFC 7240 `wait=N`: hold the reply up to N seconds (the API may wait less) until the sync has ended, so "
+    "one call can return the finished job; without it the reply is immediate. A Salesforce callout may wait up to 120 seconds.",
+    "schema": {"type": "string", "example": "wait=20"},
 }
 GENERIC_ERRORS = {
     "4XX": "The request was refused; `error.code` says why (see the API's error codes)",
