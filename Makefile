@@ -24,8 +24,10 @@ export SAM_CLI_TELEMETRY := 0
 runtime-python:
 	@if [ "$(PYTHON_VERSION)" = "$(RUNTIME_VERSION)" ]; then \
 		echo "Python $(PYTHON_VERSION), the functions' runtime (template.yaml: python$(RUNTIME_VERSION)), in $(VENV)" >&2; \
-	else \
+	elif [ -z "$(RUNTIME_PYTHON)" ]; then \
 		echo "WARNING: python$(RUNTIME_VERSION) (template.yaml's Runtime) is not installed here; falling back to Python $(PYTHON_VERSION) in $(VENV). CI runs python$(RUNTIME_VERSION)." >&2; \
+	else \
+		echo "WARNING: running on Python $(PYTHON_VERSION) (PYTHON=$(PYTHON)), not python$(RUNTIME_VERSION), the functions' runtime; in $(VENV)." >&2; \
 	fi
 
 $(BIN)/.installed: requirements/dev.lock pyproject.toml

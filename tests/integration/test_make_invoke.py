@@ -4,6 +4,7 @@ event on the local stack and prints what `sam local invoke` prints: the result a
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -68,3 +69,10 @@ def test_an_unknown_function_or_a_missing_argument_is_a_usage_error():
 
     assert unknown.returncode != 0 and "no function 'NoSuchFunction'" in unknown.stderr and "PlanSyncFunction" in unknown.stderr
     assert missing.returncode != 0 and "usage: make invoke" in missing.stdout + missing.stderr
+
+
+def test_the_readmes_make_invoke_lines_are_among_those_run_here():
+    readme = (ROOT / "README.md").read_text()
+    lines = re.findall(r"^make invoke FUNCTION=(\S+) EVENT=events/(\S+)", readme, re.MULTILINE)
+
+    assert lines and all(FUNCTION_OF_EVENT[event] == function for function, event in lines)
