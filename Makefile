@@ -1,26 +1,44 @@
 # Two commands matter on a fresh machine: `make demo` (a local sync end to end) and `make test` (every check).
-# Each installs what it needs into .venv from the locked requirements.
+# Each installs what it needs into a virtualenv from the locked requirements.
 
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
-VENV := .venv
+# The suites run on the functions' runtime (template.yaml's Runtime) when this machine has it, else on the
+# newest fallback, saying so. pyenv installs python3.13 without a usable shim, so its own path is looked for first.
+RUNTIME_VERSION := $(shell sed -n 's/^ *Runtime: *python\([0-9][0-9.]*\).*/\1/p' template.yaml | head -n 1)
+RUNTIME_PYTHON := $(firstword $(wildcard $(HOME)/.pyenv/versions/$(RUNTIME_VERSION)*/bin/python$(RUNTIME_VERSION)) $(shell command -v python$(RUNTIME_VERSION)))
+FALLBACK_PYTHON := $(shell command -v python3.11 || command -v python3)
+PYTHON ?= $(or $(RUNTIME_PYTHON),$(FALLBACK_PYTHON))
+PYTHON_VERSION := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+# One virtualenv per Python version; .venv points at the one in use (unless it is a directory of its own).
+VENV ?= .venv-$(PYTHON_VERSION)
 BIN := $(VENV)/bin
 PORT ?= 3000
 ZUORA_TENANT ?= local/tenants/demo.json
 SAM_VENV := .venv-sam
-# `sam build` needs the functions' runtime (python3.13) on PATH; pyenv installs it without a usable shim.
-PYTHON313 ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13) $(shell command -v python3.13))
+LOCK_VENV := .venv-lock
 export AWS_DEFAULT_REGION ?= eu-west-2
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: install demo serve test lint unit integration contract openapi sam-check clean bench bench-10k
+.PHONY: install runtime-python demo serve test lint unit integration contract openapi sam-check clean bench bench-10k lock invoke
 
-$(BIN)/.installed: requirements/dev.lock
+## runtime-python: say which Python the suites run on, and whether it is the functions' runtime
+runtime-python:
+	@if [ "$(PYTHON_VERSION)" = "$(RUNTIME_VERSION)" ]; then \
+		echo "Python $(PYTHON_VERSION), the functions' runtime (template.yaml: python$(RUNTIME_VERSION)), in $(VENV)" >&2; \
+	elif [ -z "$(RUNTIME_PYTHON)" ]; then \
+		echo "WARNING: python$(RUNTIME_VERSION) (template.yaml's Runtime) is not installed here; falling back to Python $(PYTHON_VERSION) in $(VENV). CI runs python$(RUNTIME_VERSION)." >&2; \
+	else \
+		echo "WARNING: running on Python $(PYTHON_VERSION) (PYTHON=$(PYTHON)), not python$(RUNTIME_VERSION), the functions' runtime; in $(VENV)." >&2; \
+	fi
+
+$(BIN)/.installed: requirements/dev.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements/dev.lock
+	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes -r requirements/dev.lock
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --editable .
+	@if [ ! -e .venv ] || [ -L .venv ]; then ln -sfn $(VENV) .venv; fi
 	touch $@
 
-install: $(BIN)/.installed
+install: runtime-python $(BIN)/.installed
 
 ## demo: start the local stack, sync the demo customer as LFS would, print the result
 demo: install
@@ -33,7 +51,7 @@ serve: install
 ## test: every check (lint, template lint, unit, integration and Zuora contract tests)
 test: install lint unit integration contract
 
-# checkov pins boto3 and packaging versions that conflict with dev.lock, so it gets its own virtualenv inside .venv.
+# checkov pins boto3 and packaging versions that conflict with dev.lock, so it gets its own virtualenv inside the venv.
 CHECKOV_VENV := $(VENV)/checkov
 CHECKOV := $(CHECKOV_VENV)/bin/checkov
 
@@ -45,7 +63,7 @@ lint: install $(CHECKOV)
 
 $(CHECKOV): requirements/checkov.lock
 	$(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements/checkov.lock
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check --require-hashes -r requirements/checkov.lock
 	touch $@
 
 unit: install
@@ -66,7 +84,7 @@ $(ZUORA_SDK_DIR)/.installed: requirements/zuora-sdk.lock $(BIN)/.installed
 
 ## contract: the Zuora emulator's responses and the Zuora client's requests and reads, held against zuora-sdk's models
 contract: install $(ZUORA_SDK_DIR)/.installed
-	$(BIN)/pytest tests/contract -q
+	ZUORA_SDK_DIR=$(ZUORA_SDK_DIR) $(BIN)/pytest tests/contract -q
 
 ## bench: measure syncs of 1, 10, 100 and 1,000 subscriptions on the local stack; writes docs/benchmarks.md and .json
 bench: install
@@ -76,17 +94,32 @@ bench: install
 bench-10k: install
 	$(BIN)/python -m bench.run --sizes 10000 --out docs/benchmarks-10k.md --json docs/benchmarks-10k.json
 
-## openapi: write the OpenAPI document generated from the API code
+## openapi: write the OpenAPI 3.0.3 document generated from the API code (what Salesforce External Services import)
 openapi: install
 	$(BIN)/python -m local.openapi > docs/openapi.json
 
+## invoke: run one function's real handler with one event on the local stack, as `sam local invoke` does without Docker
+invoke: install
+	@test -n "$(FUNCTION)" -a -n "$(EVENT)" || { echo "usage: make invoke FUNCTION=<logical id, e.g. ApiFunction> EVENT=events/<file>.json"; exit 2; }
+	@$(BIN)/python -m local.invoke $(FUNCTION) --event $(EVENT)
+
 ## sam-check: `sam validate --lint` and `sam build` in their own environment (aws-sam-cli pins other versions)
 sam-check:
-	$(PYTHON) -m venv $(SAM_VENV)
+	@test -n "$(RUNTIME_PYTHON)" || { echo "sam build needs python$(RUNTIME_VERSION) (template.yaml's Runtime) on PATH or under ~/.pyenv/versions; install it first"; exit 1; }
+	$(RUNTIME_PYTHON) -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check aws-sam-cli==1.170.0
 	$(SAM_VENV)/bin/sam validate --lint --template template.yaml
-	@test -n "$(PYTHON313)" || { echo "sam build needs python3.13 (the Lambda runtime) on PATH"; exit 1; }
-	PATH="$(dir $(PYTHON313)):$$PATH" $(SAM_VENV)/bin/sam build --template template.yaml
+	PATH="$(dir $(RUNTIME_PYTHON)):$$PATH" $(SAM_VENV)/bin/sam build --template template.yaml
+
+## lock: re-resolve requirements/*.lock with hashes on the runtime's Python (pins already there are kept; pip-compile --upgrade-package X moves one)
+lock:
+	@test -n "$(RUNTIME_PYTHON)" || { echo "make lock resolves on python$(RUNTIME_VERSION) (template.yaml's Runtime); install it first"; exit 1; }
+	$(RUNTIME_PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/pip install --quiet --disable-pip-version-check pip-tools==7.6.2
+	CUSTOM_COMPILE_COMMAND="make lock" $(LOCK_VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links \
+		--extra dev --output-file requirements/dev.lock pyproject.toml
+	CUSTOM_COMPILE_COMMAND="make lock" $(LOCK_VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --no-emit-index-url --no-emit-find-links \
+		--output-file requirements/checkov.lock requirements/checkov.in
 
 clean:
-	rm -rf .aws-sam .pytest_cache .ruff_cache
+	rm -rf .aws-sam .pytest_cache .ruff_cache .logs

@@ -3,11 +3,14 @@
 `SigV4Verifier` is the `authorizer` hook of `LocalApiGateway`: it recomputes the signature of each request
 (method, path, query, the headers the caller signed, the SHA-256 of the body) with botocore's signer against a
 table of local credentials, checks the credential scope (date, region, `execute-api`), that `X-Amz-Date` is
-within five minutes of now, and `X-Amz-Security-Token` when there is one. `SigV4RequestAuth` signs `requests`
-calls with botocore, as LFS's Named Credential does on Salesforce.
+within five minutes of now, and `X-Amz-Security-Token` when there is one; then, for a caller given an identity
+policy, it evaluates that policy with moto's IAM policy evaluation for `execute-api:Invoke` on the route's ARN (an
+explicit Allow and no Deny, as IAM decides). `SigV4RequestAuth` signs `requests` calls with botocore, as LFS's Named
+Credential does on Salesforce.
 
 Refusals are API Gateway's: 403 "Missing Authentication Token" when nothing is signed, 403 when the signature
-is wrong, unknown, expired or from another scope. They never say what the right signature would have been.
+is wrong, unknown, expired or from another scope, 403 "... is not authorized to perform: execute-api:Invoke ..."
+when the policy does not allow the route. They never say what the right signature would have been.
 Everything but the signature itself (which covers the body) is checked from the headers first (`check_headers`),
 before the gateway reads the body. An accepted request carries the caller's identity as API Gateway puts it in
 `requestContext.identity` for an IAM user: its ARN, principal id, account and access key id.
@@ -18,19 +21,21 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import json
 import os
 import re
 import secrets
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
+from typing import Any
 
-import requests
 from botocore.auth import SIGV4_TIMESTAMP, SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.compat import HTTPHeaders
 from botocore.credentials import Credentials
+from moto.iam.access_control import IAMPolicy, PermissionResult
 
+from limio_sync_cli.signing import SigV4RequestsAuth
 from local.api_gateway import ApiRequest, ApiResponse
 from local.sam_template import DEFAULT_ACCOUNT_ID, DEFAULT_REGION
 
@@ -53,6 +58,9 @@ class ApiCredentials:
     session_token: str | None = field(default=None, repr=False)
     region: str = DEFAULT_REGION
     user_name: str = "lfs-integration"  # the IAM user these keys belong to (its ARN is the caller's identity)
+    # The caller's identity policy (an IAM policy document), evaluated with moto's IAM policy evaluation for
+    # execute-api:Invoke on the route's ARN as API Gateway's AWS_IAM authorization does. None: allowed everything.
+    policy: Mapping[str, Any] | None = field(default=None, repr=False)
 
     @classmethod
     def generate(cls, region: str = DEFAULT_REGION) -> ApiCredentials:
@@ -88,30 +96,17 @@ class ApiCredentials:
         }
 
 
-class SigV4RequestAuth(requests.auth.AuthBase):
-    """Signs a `requests` call for API Gateway (`execute-api`) with botocore's SigV4 signer.
+# `make serve`'s credentials unless LOCAL_API_ACCESS_KEY_ID / LOCAL_API_SECRET_ACCESS_KEY say otherwise: fixed and
+# documented (README) so its commands can be copied as written. They open nothing but the local server.
+LOCAL_SERVE_CREDENTIALS = ApiCredentials(access_key_id="AKIALOCALSERVE000001", secret_access_key="local-serve-secret-not-for-aws")  # noqa: S106
 
-    Signed: the method, path, query, Host, Content-Type, X-Amz-Date (and X-Amz-Security-Token) and the body.
-    """
+
+class SigV4RequestAuth(SigV4RequestsAuth):
+    """Signs a `requests` call for API Gateway (`execute-api`) with local credentials, as the operator CLI signs
+    with the AWS credential chain's."""
 
     def __init__(self, credentials: ApiCredentials):
-        self.credentials = credentials
-
-    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        split = urlsplit(request.url or "")
-        headers = {name: request.headers[name] for name in ("Content-Type",) if name in request.headers}
-        signed = AWSRequest(
-            method=request.method,
-            url=urlunsplit((split.scheme, split.netloc, split.path, "", "")),
-            headers=headers,
-            data=_body_bytes(request.body),
-            params=parse_qsl(split.query, keep_blank_values=True),
-        )
-        SigV4Auth(self.credentials.botocore(), SERVICE, self.credentials.region).add_auth(signed)
-        for name in ("Authorization", "X-Amz-Date", "X-Amz-Security-Token"):
-            if name in signed.headers:
-                request.headers[name] = signed.headers[name]
-        return request
+        super().__init__(credentials.botocore(), credentials.region)
 
 
 class AuthenticationRefused(Exception):
@@ -138,6 +133,7 @@ class _Authorization:
     access_key_id: str
     scope_date: str
     region: str
+    service: str
     signed_headers: tuple[str, ...]
     signature: str
 
@@ -153,17 +149,23 @@ class SigV4Verifier:
         account_id: str = DEFAULT_ACCOUNT_ID,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
         max_clock_skew: dt.timedelta = MAX_CLOCK_SKEW,
+        service: str = SERVICE,
+        api_arn: str = f"arn:aws:execute-api:{DEFAULT_REGION}:{DEFAULT_ACCOUNT_ID}:local",
     ):
         self._credentials = {c.access_key_id: c for c in credentials}
         self._region = region
         self._account_id = account_id
+        self._service = service
+        self._api_arn = api_arn
         self._clock = clock
         self._max_clock_skew = max_clock_skew
 
     def __call__(self, request: ApiRequest) -> ApiResponse | dict:
         """The caller's identity (for requestContext.identity), or the 403 that refuses the request."""
         try:
-            return self.verify(request).identity(self._account_id)
+            credentials = self.verify(request)
+            self.authorize(credentials, request)
+            return credentials.identity(self._account_id)
         except AuthenticationRefused as refusal:
             return refusal.response()
 
@@ -174,6 +176,22 @@ class SigV4Verifier:
         except AuthenticationRefused as refusal:
             return refusal.response()
         return None
+
+    def route_arn(self, request: ApiRequest) -> str:
+        """arn:aws:execute-api:<region>:<account>:<api id>/<stage>/<METHOD>/<path>, the resource an identity policy names
+        (API Gateway developer guide, "Control access for invoking an API")."""
+        stage = request.route.stage
+        return f"{self._api_arn}/{stage}/{request.method}{request.path.removeprefix(f'/{stage}')}"
+
+    def authorize(self, credentials: ApiCredentials, request: ApiRequest) -> None:
+        """An explicit Allow of execute-api:Invoke on the route and no Deny, or 403 with API Gateway's message."""
+        if credentials.policy is None:
+            return
+        resource = self.route_arn(request)
+        if IAMPolicy(json.dumps(credentials.policy)).is_action_permitted("execute-api:Invoke", resource) is not PermissionResult.PERMITTED:
+            raise AuthenticationRefused(
+                "ACCESS_DENIED", f"User: {credentials.access_key_id} is not authorized to perform: execute-api:Invoke on resource: {resource}"
+            )
 
     def verify(self, request: ApiRequest) -> ApiCredentials:
         """The caller's credentials, or `AuthenticationRefused`."""
@@ -208,16 +226,16 @@ class SigV4Verifier:
         if len(scope) != 5:
             raise _invalid("The Credential must be <access key id>/<date>/<region>/<service>/aws4_request.")
         access_key_id, scope_date, region, service, terminator = scope
-        if service != SERVICE or region != self._region or terminator != "aws4_request":
+        if service != self._service or region != self._region or terminator != "aws4_request":
             raise _invalid(
                 f"Credential should be scoped to a valid region and service: "
-                f"<date>/{self._region}/{SERVICE}/aws4_request, not {scope_date}/{region}/{service}/{terminator}."
+                f"<date>/{self._region}/{self._service}/aws4_request, not {scope_date}/{region}/{service}/{terminator}."
             )
         signed_headers = tuple(parameters["SignedHeaders"].lower().split(";"))
         for required in ("host", "x-amz-date"):
             if required not in signed_headers:
                 raise _invalid(f"The {required} header must be signed.")
-        return _Authorization(access_key_id, scope_date, region, signed_headers, parameters["Signature"])
+        return _Authorization(access_key_id, scope_date, region, service, signed_headers, parameters["Signature"])
 
     def _check_date(self, request: ApiRequest, authorization: _Authorization) -> str:
         amz_date = request.header("X-Amz-Date") or ""
@@ -255,8 +273,8 @@ class SigV4Verifier:
 class _ReceivedRequestSigner(SigV4Auth):
     """botocore's SigV4 over exactly the headers the caller says it signed."""
 
-    def __init__(self, credentials: Credentials, region: str, signed_headers: HTTPHeaders):
-        super().__init__(credentials, SERVICE, region)
+    def __init__(self, credentials: Credentials, service: str, region: str, signed_headers: HTTPHeaders):
+        super().__init__(credentials, service, region)
         self._signed_headers = signed_headers
 
     def headers_to_sign(self, request: AWSRequest) -> HTTPHeaders:
@@ -279,7 +297,7 @@ def _signature(request: ApiRequest, credentials: ApiCredentials, authorization: 
         params=request.query,
     )
     received.context["timestamp"] = amz_date
-    signer = _ReceivedRequestSigner(credentials.botocore(), authorization.region, signed_headers)
+    signer = _ReceivedRequestSigner(credentials.botocore(), authorization.service, authorization.region, signed_headers)
     return signer.signature(signer.string_to_sign(received, signer.canonical_request(received)), received)
 
 
@@ -291,13 +309,3 @@ def _same(given: str, expected: str) -> bool:
 def _key_value(part: str) -> tuple[str, str]:
     key, _, value = part.strip().partition("=")
     return key.strip(), value.strip()
-
-
-def _body_bytes(body: bytes | str | None) -> bytes:
-    if body is None:
-        return b""
-    if isinstance(body, str):
-        return body.encode("utf-8")
-    if isinstance(body, bytes):
-        return body
-    raise TypeError("SigV4RequestAuth signs bodies given as bytes or str, not streams")

@@ -3,7 +3,8 @@
 `LocalCloud` starts moto with its Step Functions interpreter, creates every table, bucket, secret, queue and
 state machine of the template, registers every function, and replaces moto's Lambda `invoke` so that a Lambda
 call (from the state machine, from a handler, or from `LocalCloud.invoke`) runs the real handler in-process.
-Known gaps against AWS: one shared process (environment, `sys.path`, loggers), no timeout or memory limit,
+Known gaps against AWS: one shared process (environment, `sys.path`; each thread keeps its own logger keys, so a
+log line names the function that wrote it), no timeout or memory limit,
 no concurrency limit, and the hook relies on a moto internal (pinned, guarded by a canary test).
 """
 
@@ -28,6 +29,7 @@ from types import ModuleType
 from typing import Any
 
 import boto3
+from aws_lambda_powertools import Logger as PowertoolsLogger
 from botocore.config import Config
 from moto import mock_aws
 from moto.awslambda_simple.models import LambdaSimpleBackend
@@ -573,6 +575,9 @@ class LocalCloud:
                 else:
                     os.environ[name] = value
         self._modules[module_name] = module
+        for value in vars(module).values():
+            if isinstance(value, PowertoolsLogger):
+                keep_log_keys_per_thread(value)
         handler = getattr(module, function_name, None)
         if not callable(handler):
             raise LocalCloudError(f"{spec.logical_id}: {source} has no callable {function_name!r}")
@@ -580,6 +585,37 @@ class LocalCloud:
 
 
 _ORIGINAL_INVOKE = LambdaSimpleBackend.invoke
+
+
+def keep_log_keys_per_thread(logger: PowertoolsLogger) -> None:
+    """Give each thread its own copy of a Powertools logger's keys. On Lambda one invocation at a time runs per
+    process, so the keys a handler appends (function name, request id, sync id...) are its own; here every
+    function shares one process and runs on threads, and one shared set of keys would name another function on
+    a line. A thread starts from the keys the logger had when this was applied (service, level...); threads that
+    a handler starts itself (a pool) start from those too."""
+    formatter = logger.registered_formatter
+    if isinstance(formatter, _PerThreadKeys):
+        return
+    formatter.__class__ = type(f"PerThread{type(formatter).__name__}", (_PerThreadKeys, type(formatter)), {})
+    formatter._initial_keys = dict(formatter.__dict__.pop("log_format"))
+    formatter._keys = threading.local()
+
+
+class _PerThreadKeys:
+    """Mixed into a Powertools formatter: `log_format` (the keys every line carries) is read and replaced per thread."""
+
+    _initial_keys: dict[str, Any]
+    _keys: threading.local
+
+    @property
+    def log_format(self) -> dict[str, Any]:
+        if not hasattr(self._keys, "value"):
+            self._keys.value = dict(self._initial_keys)
+        return self._keys.value
+
+    @log_format.setter
+    def log_format(self, value: dict[str, Any]) -> None:
+        self._keys.value = value
 
 
 def _decode_event(body: Any) -> Any:

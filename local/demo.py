@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from local.lfs_client import poll_until_done, start_sync
+from local.logs import default_log_file, send_logs_to_file
 from local.service import DEMO_TENANT, LocalSyncService
 
 
@@ -26,7 +27,7 @@ def demo_customer(tenant_path: Path) -> dict:
 
 def show_progress(job: dict, elapsed: float) -> None:
     if job["status"] == "RUNNING":
-        doing = f"syncing {job['total']} subscriptions" if job.get("total") else "finding the customer's subscriptions in Zuora"
+        doing = f"{job['settled']} of {job['total']} subscriptions settled" if job.get("total") else "finding the customer's subscriptions in Zuora"
     else:
         doing = f"synced {len(job['subscriptions'])} of {job['total']} subscriptions"
     print(f"  {elapsed:5.1f}s  {job['status']:<16} {doing}", flush=True)
@@ -81,11 +82,16 @@ def renew_in_zuora(service: LocalSyncService) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tenant", type=Path, default=DEMO_TENANT, help="Zuora emulator tenant file")
+    parser.add_argument("--log-file", type=Path, help="where the functions' structured logs go (default: a new file under .logs/)")
+    parser.add_argument("--verbose", action="store_true", help="also show the structured logs (on stderr)")
     args = parser.parse_args(argv)
 
     customer = demo_customer(args.tenant)
+    log_file = send_logs_to_file(args.log_file or default_log_file("demo"), verbose=args.verbose)
     print("Starting the local stack (Zuora emulator, Step Functions and Lambda on moto, API on localhost)...")
-    with LocalSyncService(args.tenant) as service:
+    print(f"The functions' structured logs (JSON, as in CloudWatch) go to {log_file}{'' if args.verbose else '; --verbose shows them too'}")
+    # INFO: the file shows what each function did (a task's outcomes, a failed subscription's reason).
+    with LocalSyncService(args.tenant, parameter_overrides={"LogLevel": "INFO"}) as service:
         print(f"API: {service.api_url}   Zuora emulator: {service.emulator.base_url}\n")
         print(f"== 1. LFS: Sync clicked for {customer}")
         first = lfs_sync(service, customer)

@@ -2,7 +2,8 @@
 
 - Rules with an event pattern on "Step Functions Execution Status Change": moto does not emit these, so a
   watcher polls the state machines' executions and, when one ends, delivers the event AWS would send to every
-  rule whose pattern matches it, invoking the rule's target functions through the local cloud.
+  rule whose pattern matches it (moto's `EventPattern` decides, as its EventBridge does), invoking the rule's target
+  functions through the local cloud.
 - Schedules (`rate(...)`): `fire_schedules()` invokes their targets now; `start()` also runs them on a timer
   when asked to, for `make serve`.
 """
@@ -17,6 +18,8 @@ import threading
 import uuid
 from typing import Any
 
+from moto.events.models import EventPattern
+
 from local.cloud import LocalCloud
 
 LOG = logging.getLogger(__name__)
@@ -24,13 +27,9 @@ STATUS_CHANGE = "Step Functions Execution Status Change"
 TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 
 
-def matches(pattern: Any, event: Any) -> bool:
-    """EventBridge's matching for the pattern forms the template uses: nested objects and lists of values."""
-    if isinstance(pattern, dict):
-        return isinstance(event, dict) and all(key in event and matches(value, event[key]) for key, value in pattern.items())
-    if isinstance(pattern, list):
-        return event in pattern
-    return pattern == event
+def matches(pattern: dict, event: dict) -> bool:
+    """EventBridge's matching of an event pattern, as moto's EventBridge implements it."""
+    return EventPattern.load(json.dumps(pattern)).matches_event(event)
 
 
 def status_change_event(execution: dict, region: str, account_id: str) -> dict:

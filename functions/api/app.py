@@ -69,7 +69,9 @@ def start_sync(request: api.StartSyncRequest) -> Response[api.StartSyncResponse]
     metrics.add_metric(name="SyncsReused" if started.reused else "SyncsStarted", unit=MetricUnit.Count, value=1)
     location = f"/syncs/{job.syncId}"
     # A repeat (same customer still running, or a replayed Idempotency-Key) gets the reply its first request got.
-    body = api.StartSyncResponse(syncId=job.syncId, status=JobStatus.RUNNING, statusUrl=_absolute_url(location))
+    body = api.StartSyncResponse(
+        syncId=job.syncId, status=JobStatus.RUNNING, statusUrl=_absolute_url(location), retryAfterSeconds=settings.poll_after_seconds
+    )
     return Response(
         status_code=202,
         content_type=content_types.APPLICATION_JSON,
@@ -90,6 +92,26 @@ def start_sync(request: api.StartSyncRequest) -> Response[api.StartSyncResponse]
 def get_sync(syncId: Annotated[str, Path(pattern=SYNC_ID_PATTERN, description="The id POST /syncs returned")]) -> SyncJob:  # noqa: N803 - the path parameter's public name
     bind_sync_context(sync_id=syncId)
     return api.get_sync(syncId, jobs=JobStore(get_settings().jobs_table_name))
+
+
+@app.get(
+    "/syncs",
+    summary="A customer's recent syncs, newest first, with status and counts (one page; nextToken reads the next)",
+    responses={
+        200: _json_reply("The customer's syncs, newest first", api.SyncHistory),
+        400: _json_reply("Give exactly one valid customer key, a limit of 1-100 and a nextToken this API returned", ErrorResponse),
+    },
+)
+def list_syncs(
+    salesforceAccountId: Annotated[str | None, Query(max_length=18, description="Salesforce Account id (15 or 18 chars)")] = None,  # noqa: N803
+    zuoraAccountNumber: Annotated[str | None, Query(max_length=70, description="Zuora account number")] = None,  # noqa: N803
+    limit: Annotated[int, Query(ge=1, le=100, description="Syncs per page")] = 20,
+    nextToken: Annotated[str | None, Query(max_length=2048, description="The nextToken of the previous page")] = None,  # noqa: N803
+) -> api.SyncHistory:
+    query = api.CustomerKey.model_validate(
+        {k: v for k, v in {"salesforceAccountId": salesforceAccountId, "zuoraAccountNumber": zuoraAccountNumber}.items() if v is not None}
+    )
+    return api.list_syncs(query, jobs=JobStore(get_settings().jobs_table_name), limit=limit, next_token=nextToken)
 
 
 @app.get(

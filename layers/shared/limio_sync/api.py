@@ -59,6 +59,8 @@ class StartSyncResponse(BaseModel):
     syncId: str
     status: JobStatus
     statusUrl: str
+    # In the body as well as in Retry-After: Salesforce External Services do not read response headers.
+    retryAfterSeconds: int = Field(description="Seconds to wait before the first poll of statusUrl")
 
 
 # API Gateway accepts bodies up to 10 MB; a POST /syncs body is a few hundred bytes.
@@ -220,6 +222,58 @@ def list_subscriptions(query: CustomerKey, *, limio: SubscriptionRecords, today:
         records = limio.for_zuora_account(query.zuoraAccountNumber or "")
     views = [subscription_view(record, today) for record in sorted(records, key=lambda r: r.subscriptionNumber)]
     return CustomerSubscriptions(customer=query.customer(), subscriptions=views)
+
+
+class SyncSummary(BaseModel):
+    """One sync of a customer's history: its job record without the per-subscription receipts."""
+
+    syncId: str
+    status: JobStatus
+    requestedBy: str | None = None
+    startedAt: str
+    finishedAt: str | None = None
+    total: int
+    settled: int
+    counts: dict[str, int]
+    failedSubscriptions: list[str]
+    notification: str | None = None
+    error: JobFailure | None = None
+
+
+class SyncHistory(BaseModel):
+    """GET /syncs: a customer's syncs, newest first, one page at a time."""
+
+    customer: CustomerRef
+    syncs: list[SyncSummary]
+    nextToken: str | None = Field(default=None, description="Pass as nextToken to read the next (older) page; absent after the last page")
+
+
+class History(Protocol):
+    def history(self, customer_key: str, *, limit: int, start_after: dict | None = None) -> tuple[list[SyncJob], dict | None]: ...
+
+
+HISTORY_PAGE_KEYS = frozenset({"syncId", "itemKey", "customerKey", "startedAt"})
+
+
+def list_syncs(query: CustomerKey, *, jobs: History, limit: int, next_token: str | None = None) -> SyncHistory:
+    customer = query.customer()
+    start_after = _page_key(next_token, customer.key()) if next_token else None
+    found, last_key = jobs.history(customer.key(), limit=limit, start_after=start_after)
+    syncs = [SyncSummary.model_validate(job.model_dump(exclude={"customer", "subscriptions"})) for job in found]
+    token = base64.urlsafe_b64encode(json.dumps(last_key, sort_keys=True).encode()).decode() if last_key else None
+    return SyncHistory(customer=customer, syncs=syncs, nextToken=token)
+
+
+def _page_key(token: str, customer_key: str) -> dict:
+    """The store's page key inside a nextToken this API issued for the same customer; anything else is a 400."""
+    try:
+        key = json.loads(base64.urlsafe_b64decode(token.encode("ascii")))
+    except (ValueError, UnicodeError, binascii.Error):
+        key = None
+    valid = isinstance(key, dict) and set(key) == HISTORY_PAGE_KEYS and all(isinstance(value, str) for value in key.values())
+    if not valid or key["customerKey"] != customer_key:
+        raise ApiError(400, "VALIDATION_ERROR", "Invalid request: nextToken is not one this API returned for this customer.")
+    return key
 
 
 class SubscriptionEvent(BaseModel):

@@ -155,6 +155,11 @@ class SyncJob(_Model):
     startedAt: str
     finishedAt: str | None = None
     total: int = 0
+    settled: int = Field(
+        default=0,
+        description="How many of the total subscriptions have a final outcome so far: the progress of a running job (every task "
+        "adds its own once it has recorded them); equals total once the job has ended",
+    )
     counts: dict[str, int] = Field(default_factory=dict)
     subscriptions: list[SubscriptionResult] = Field(
         default_factory=list,

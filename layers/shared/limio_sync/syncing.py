@@ -35,6 +35,7 @@ class ZuoraSource(Protocol):
 class Receipts(Protocol):
     def record_receipts(self, sync_id: str, results: list[SubscriptionResult], *, task: str, attempt: int = 0) -> None: ...
     def receipts_of(self, sync_id: str, task: str, numbers: list[str]) -> dict[str, SubscriptionResult]: ...
+    def count_settled(self, sync_id: str, settled: int) -> None: ...
 
 
 class Customers(Protocol):
@@ -111,6 +112,7 @@ def sync_batch(
         logger.remove_keys(["subscription_number"])
         _update_customers(records, customers, now())
         receipts.record_receipts(sync_id, unrecorded, task=batch.batchId, attempt=attempt)
+        receipts.count_settled(sync_id, sum(result.settled for result in results))
         logger.info(
             "Task synced",
             extra={

@@ -17,6 +17,7 @@ from botocore.exceptions import ClientError
 from limio_sync.errors import ErrorCode, TransientSyncError
 from limio_sync.jobs import AccountFailure, account_failures_error, job_failure_notification, latest_receipts, receipt_from_item, summarize
 from limio_sync.models import JobFailure, JobStatus, Outcome, SubscriptionResult, SyncJob
+from limio_sync.observability import logger
 from limio_sync.retries import RetryEntry, RetryPolicy
 from limio_sync.stores import aws
 
@@ -28,6 +29,7 @@ BATCH_FAILURE_PREFIX = "BATCH#"  # written by the state machine's Catch when a s
 UNCHANGED_PREFIX = "UNCHANGED#"  # one item per task attempt: its UNCHANGED subscriptions, so they cost no write each
 BY_SUBSCRIPTION_INDEX = "bySubscription"
 BY_RETRY_DUE_INDEX = "byRetryDue"
+BY_CUSTOMER_INDEX = "byCustomer"  # job headers only (the one item with customerKey): a customer's syncs by start
 RETRY_QUEUE = "PENDING"
 # A new job header carries startCheck until its execution is seen (planning ran, or the sweep found it) or the job
 # ends: the sparse byUnconfirmedStart index is what the sweep reads to find jobs whose execution never started.
@@ -226,6 +228,23 @@ class JobStore:
                 ExpressionAttributeValues={":total": total, ":failures": [f.model_dump(mode="json") for f in account_failures]},
             )
 
+    def count_settled(self, sync_id: str, settled: int) -> None:
+        """Progress for pollers: a task adds how many of its subscriptions now have a final outcome, in one atomic
+        update of the header (a retried task counts only those its earlier attempts left unsettled). A job that has
+        ended keeps its count (complete() set it to the total), so a scheduled retry's tasks do not move it."""
+        if not settled:
+            return
+        try:
+            with aws.store_errors("The job store"), _ignore_condition_failure():
+                self._table.update_item(
+                    Key={"syncId": sync_id, "itemKey": HEADER},
+                    UpdateExpression="ADD settled :settled",
+                    ConditionExpression=Attr("status").eq(JobStatus.RUNNING.value),
+                    ExpressionAttributeValues={":settled": settled},
+                )
+        except TransientSyncError:  # the receipts are recorded; a progress count missed must not fail the task
+            logger.warning("Could not count the task's settled subscriptions in the job's progress", extra={"settled": settled})
+
     def record_receipts(self, sync_id: str, results: list[SubscriptionResult], *, task: str, attempt: int = 0) -> None:
         """A sync task records its subscriptions' receipts itself, so no state payload carries the results: one
         item per created, updated or failed subscription, and one item for all of the task's UNCHANGED ones
@@ -298,7 +317,8 @@ class JobStore:
                     Key={"syncId": sync_id, "itemKey": HEADER},
                     UpdateExpression=(
                         "SET #status = :status, #total = :total, counts = :counts, failedSubscriptions = :failed, "
-                        f"notification = :notification, finishedAt = :finished{set_error} REMOVE {'' if error else '#error, '}{START_CHECK}"
+                        f"settled = :total, notification = :notification, finishedAt = :finished{set_error} "
+                        f"REMOVE {'' if error else '#error, '}{START_CHECK}"
                     ),
                     ConditionExpression=Attr("syncId").exists(),
                     ExpressionAttributeNames={"#status": "status", "#total": "total", "#error": "error"},
@@ -447,12 +467,28 @@ class JobStore:
         with aws.store_errors("The job store"):
             self._table.update_item(
                 Key={"syncId": entry.syncId, "itemKey": HEADER},
-                UpdateExpression="SET #status = :running, replanAttempts = :attempts REMOVE #error, finishedAt, notification",
+                UpdateExpression="SET #status = :running, replanAttempts = :attempts REMOVE #error, finishedAt, notification, settled",
                 ConditionExpression=Attr("syncId").exists(),
                 ExpressionAttributeNames={"#status": "status", "#error": "error"},
                 ExpressionAttributeValues={":running": JobStatus.RUNNING.value, ":attempts": entry.attempts + 1},
             )
             self._table.delete_item(Key={"syncId": entry.syncId, "itemKey": _retry_key(entry)})
+
+    def history(self, customer_key: str, *, limit: int, start_after: dict | None = None) -> tuple[list[SyncJob], dict | None]:
+        """A customer's syncs, newest first, without their receipts: one page of at most `limit`, and the key to
+        read the next page from (None after the last)."""
+        kwargs: dict[str, Any] = {
+            "IndexName": BY_CUSTOMER_INDEX,
+            "KeyConditionExpression": Key("customerKey").eq(customer_key),
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        if start_after:
+            kwargs["ExclusiveStartKey"] = start_after
+        with aws.store_errors("The job store"):
+            page = self._table.query(**kwargs)
+        jobs = [SyncJob.model_validate(_strip_keys(_plain(item), *_HEADER_ONLY)) for item in page.get("Items", [])]
+        return jobs, page.get("LastEvaluatedKey")
 
     def receipts_for(self, subscription_number: str, limit: int = 100) -> list[dict]:
         """The audit trail of one subscription: its receipt from each sync, newest first."""

@@ -1,0 +1,5 @@
+import sys
+
+from limio_sync_cli.main import main
+
+sys.exit(main())
