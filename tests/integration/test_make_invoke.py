@@ -23,6 +23,7 @@ FUNCTION_OF_EVENT = {
     "plan_sync.json": "PlanSyncFunction",
     "retry_failed_replay.json": "RetryFailedSyncsFunction",
     "retry_failed_schedule.json": "RetryFailedSyncsFunction",
+    "sweep_jobs.json": "SweepUnstartedJobsFunction",
     "sync_subscription.json": "SyncSubscriptionFunction",
 }
 
@@ -56,6 +57,7 @@ def test_make_invoke_runs_the_function_with_the_event_and_prints_its_result(even
         "plan_sync.json": lambda r: r["total"] == 12 and r["accountNumbers"] == ["A00001001", "A00001002"],
         "retry_failed_replay.json": lambda r: r == {"replayed": 0},
         "retry_failed_schedule.json": lambda r: r == {"started": []},
+        "sweep_jobs.json": lambda r: r["ended"] == [],  # a fresh stack has no job whose execution never started
         "sync_subscription.json": lambda r: r["outcomes"] == {"CREATED": 2},
     }[event_file]
     assert expected(result), result
