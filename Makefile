@@ -18,7 +18,7 @@ LOCK_VENV := .venv-lock
 export AWS_DEFAULT_REGION ?= eu-west-2
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: install runtime-python demo serve test lint unit integration contract openapi sam-check clean bench bench-10k lock invoke
+.PHONY: install runtime-python demo serve test lint typecheck unit integration contract openapi sam-check clean bench bench-10k lock invoke
 
 ## runtime-python: say which Python the suites run on, and whether it is the functions' runtime
 runtime-python:
@@ -55,11 +55,15 @@ test: install lint unit integration contract
 CHECKOV_VENV := $(VENV)/checkov
 CHECKOV := $(CHECKOV_VENV)/bin/checkov
 
-## lint: ruff, cfn-lint and checkov (template security checks; each suppression is Metadata on its resource)
-lint: install $(CHECKOV)
+## lint: ruff, mypy (typecheck), cfn-lint and checkov (template security checks; each suppression is Metadata on its resource)
+lint: install typecheck $(CHECKOV)
 	$(BIN)/ruff check .
 	$(BIN)/cfn-lint template.yaml
 	$(CHECKOV) -f template.yaml --framework cloudformation --quiet --compact --skip-download
+
+## typecheck: mypy on the shared package and every function, for python3.13 ([tool.mypy] in pyproject.toml)
+typecheck: install
+	$(BIN)/mypy
 
 $(CHECKOV): requirements/checkov.lock
 	$(PYTHON) -m venv $(CHECKOV_VENV)

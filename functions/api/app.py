@@ -9,8 +9,10 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from limio_sync import api
@@ -29,7 +31,7 @@ SYNC_ID_PATTERN = r"^sync-[0-9a-f]{32}$"
 SUBSCRIPTION_NUMBER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 
 
-def _json_reply(description: str, model: type) -> dict:
+def _json_reply(description: str, model: type) -> OpenAPIResponse:
     return {"description": description, "content": {"application/json": {"model": model}}}
 
 
@@ -75,7 +77,7 @@ def start_sync(request: api.StartSyncRequest) -> Response[api.StartSyncResponse]
     return Response(
         status_code=202,
         content_type=content_types.APPLICATION_JSON,
-        body=body.model_dump(mode="json"),
+        body=body,
         headers={"Location": _absolute_url(location), "Retry-After": str(settings.poll_after_seconds)},
     )
 
@@ -200,7 +202,7 @@ def _absolute_url(path: str) -> str:
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
 @metrics.log_metrics
 @tracer.capture_lambda_handler
-def lambda_handler(event: dict, context) -> dict:
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
     headers = {key.lower(): value for key, value in (event.get("headers") or {}).items()}
     try:
         api.check_body(event.get("body"), base64_encoded=bool(event.get("isBase64Encoded")), content_type=headers.get("content-type"))

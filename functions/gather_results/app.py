@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict
 
 from limio_sync.config import get_settings
@@ -28,7 +29,7 @@ class GatherInput(BaseModel):
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 @tracer.capture_lambda_handler
-def lambda_handler(event: dict, context) -> dict:
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
     request = GatherInput.model_validate(event)
     bind_sync_context(sync_id=request.syncId)
     settings = get_settings()

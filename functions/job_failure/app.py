@@ -11,6 +11,7 @@ from typing import Literal
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
+from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict
 
 from limio_sync.config import get_settings
@@ -41,7 +42,7 @@ def _failure_of(event: dict) -> tuple[str, JobFailure, str, dict]:
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 @tracer.capture_lambda_handler
-def lambda_handler(event: dict, context) -> dict:
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
     sync_id, failure, stage, caught = _failure_of(event)
     bind_sync_context(sync_id=sync_id)
     settings = get_settings()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from limio_sync.config import get_settings
 from limio_sync.observability import logger, metrics, tracer
@@ -19,7 +20,7 @@ from limio_sync.stores.snapshots import ItemLists
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 @tracer.capture_lambda_handler
-def lambda_handler(event: dict, context) -> dict:
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
     settings = get_settings()
     jobs = JobStore(settings.jobs_table_name)
     now = dt.datetime.now(dt.UTC)

@@ -7,6 +7,7 @@ import datetime as dt
 from collections import Counter
 
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field
 
 from limio_sync.config import get_settings
@@ -33,7 +34,7 @@ class SyncInput(BaseModel):
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 @tracer.capture_lambda_handler
-def lambda_handler(event: dict, context) -> dict:
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
     request = SyncInput.model_validate(event)
     bind_sync_context(sync_id=request.syncId)
     logger.append_keys(task=request.batch.batchId)

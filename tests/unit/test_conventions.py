@@ -54,3 +54,14 @@ def test_the_readme_links_only_inside_the_repository():
 def test_the_operator_cli_is_installed_with_the_project():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert project["project"]["scripts"]["limio-sync"] == "limio_sync_cli.main:main"
+
+
+def test_the_type_checker_checks_the_shared_package_and_every_function_for_their_runtime_in_make_lint():
+    mypy = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mypy"]
+    runtime = re.search(r"^ *Runtime: *python([0-9.]+)", (ROOT / "template.yaml").read_text(), re.MULTILINE)[1]
+    makefile = (ROOT / "Makefile").read_text()
+
+    assert mypy["python_version"] == runtime
+    assert set(mypy["files"]) == {"layers/shared/limio_sync", "functions"}
+    assert "typecheck" in re.search(r"^lint:(.*)$", makefile, re.MULTILINE)[1].split()
+    assert "$(BIN)/mypy" in re.search(r"^typecheck:.*\n((?:\t.*\n)+)", makefile, re.MULTILINE)[1]

@@ -8,7 +8,7 @@ import datetime as dt
 import hashlib
 import json
 import re
-from typing import Annotated, Protocol
+from typing import Annotated, Any, Protocol
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -148,7 +148,7 @@ class Jobs(Protocol):
 
 
 class Executions(Protocol):
-    def start_execution(self, **kwargs) -> dict: ...
+    def start_execution(self, **kwargs: Any) -> dict: ...
 
 
 IDEMPOTENCY_KEY_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]{1,255}$")

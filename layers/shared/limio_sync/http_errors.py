@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -17,7 +17,7 @@ def _field_name(location: Sequence[Any]) -> str:
     return ".".join(parts) or str(location[0] if location else "body")
 
 
-def _problem(error: dict) -> str:
+def _problem(error: Mapping[str, Any]) -> str:
     if error.get("type") == "extra_forbidden":
         return "is not a known field"
     if error.get("type") == "missing":
@@ -26,7 +26,7 @@ def _problem(error: dict) -> str:
     return message.removeprefix("Value error, ")
 
 
-def validation_error_body(errors: Sequence[dict]) -> dict:
+def validation_error_body(errors: Sequence[Mapping[str, Any]]) -> dict:
     """A 400 body that names every wrong field and why, in words a person can act on."""
     details = [{"field": _field_name(e.get("loc", ())), "problem": _problem(e)} for e in errors]
     summary = "; ".join(f"{d['field']} {d['problem']}" for d in details) or "the request is invalid"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from pydantic import BaseModel, ConfigDict
 
@@ -140,7 +140,7 @@ def _names(numbers: list[str]) -> str:
     return ", ".join(numbers)
 
 
-def summarize(results: list[SubscriptionResult], account_failures: list[AccountFailure] = ()) -> tuple[JobStatus, dict[str, int], list[str], str]:
+def summarize(results: list[SubscriptionResult], account_failures: Sequence[AccountFailure] = ()) -> tuple[JobStatus, dict[str, int], list[str], str]:
     """Status, counts per outcome, the failed subscriptions' names, and the sentence LFS shows. A Zuora account
     that could not be read keeps the job from SUCCEEDED and is named in the sentence; the job is FAILED only
     when nothing was synced."""

@@ -383,10 +383,12 @@ def _plan_account(
 def _read_account(zuora: ZuoraReader, account_number: str, detail: dict | None, *, page_size: int, found: set[str]) -> tuple[dict, list[dict]]:
     """The account's details and its subscriptions. The details need only the account number, so they are read
     while the pages are (the pages must come one after another: each page's nextPage is in the previous one)."""
+    if detail:
+        return detail, read_listing(zuora, account_number, page_size=page_size, found=found)
     with ThreadPoolExecutor(max_workers=1) as side:
-        pending_detail = None if detail else side.submit(zuora.get_account_detail, account_number)
+        pending_detail = side.submit(zuora.get_account_detail, account_number)
         subscriptions = read_listing(zuora, account_number, page_size=page_size, found=found)
-        return detail or pending_detail.result(), subscriptions
+        return pending_detail.result(), subscriptions
 
 
 def _unreadable(account: ZuoraAccountRef, error: SyncError, limio: CustomerSubscriptions, found: set[str]) -> _AccountPlan:

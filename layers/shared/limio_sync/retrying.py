@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import defaultdict
-from typing import Protocol
+from typing import Any, Protocol
 
 from limio_sync.batching import tasks_reading_zuora
 from limio_sync.models import JobFailure, SyncItem, SyncJob
@@ -25,7 +25,7 @@ class RetryQueue(Protocol):
 
 
 class Executions(Protocol):
-    def start_execution(self, **kwargs) -> dict: ...
+    def start_execution(self, **kwargs: Any) -> dict: ...
 
 
 class ItemListStore(Protocol):
@@ -73,8 +73,10 @@ def start_due_retries(
             continue
         name = retry_execution_name(sync_id, now)
         run = name.removeprefix(sync_id + "-")
-        # Retried subscriptions are read from Zuora by number (the first run's snapshots may be stale).
-        tasks = tasks_reading_zuora(run, [SyncItem(subscriptionNumber=e.subscriptionNumber) for e in claimed], concurrency)
+        # Retried subscriptions are read from Zuora by number (the first run's snapshots may be stale). Each claimed
+        # entry has one: the job's entries without (replans) were started above instead.
+        items = [SyncItem(subscriptionNumber=e.subscriptionNumber) for e in claimed if e.subscriptionNumber is not None]
+        tasks = tasks_reading_zuora(run, items, concurrency)
         batches = [task.model_dump(exclude_none=True) for task in tasks]
         execution_input = {
             "syncId": sync_id,

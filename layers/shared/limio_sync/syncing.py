@@ -146,7 +146,7 @@ def _update_customers(records: list[LimioSubscription], customers: Customers, sy
 
 
 def _result_of(
-    sync_id: str, item: SyncItem, snapshot: dict | None, existing: LimioSubscription | None, **ports
+    sync_id: str, item: SyncItem, snapshot: dict | None, existing: LimioSubscription | None, **ports: Any
 ) -> tuple[SubscriptionResult, LimioSubscription | None, bool]:
     number = item.subscriptionNumber
     try:
@@ -184,12 +184,12 @@ def read_zuora_state(item: SyncItem, snapshot: dict | None, zuora: Callable[[], 
         client = zuora()
         raw = client.get_subscription(number)
         subscription = parse_subscription(raw, number)
-        account_raw = client.get_account_detail(subscription.accountNumber)
+        account_raw: dict[str, Any] | None = client.get_account_detail(subscription.accountNumber)
         target = preview_target_date([raw], rules.today, rules.evergreen_horizon_days)
         preview = _preview_of(client, number, invoice_owner(raw, subscription.accountNumber), target)
         entry, accounts = {"subscription": raw, "invoiceItems": preview}, {subscription.accountNumber: account_raw}
     else:
-        accounts = snapshot.get("accounts", {})
+        accounts = (snapshot or {}).get("accounts", {})
     subscription = parse_subscription(entry["subscription"], number)
     account_raw = accounts.get(subscription.accountNumber)
     account = parse_account(account_raw, subscription.accountNumber) if account_raw else None
@@ -244,7 +244,17 @@ def _one_client_per_task(connect: Callable[[], ZuoraSource]) -> Callable[[], Zuo
     return client
 
 
-def _sync(sync_id, item, snapshot, existing, *, zuora, store, rules, now) -> tuple[SubscriptionResult, LimioSubscription | None, bool]:
+def _sync(
+    sync_id: str,
+    item: SyncItem,
+    snapshot: dict | None,
+    existing: LimioSubscription | None,
+    *,
+    zuora: Callable[[], ZuoraSource],
+    store: LimioStore,
+    rules: SyncRules,
+    now: Callable[[], str],
+) -> tuple[SubscriptionResult, LimioSubscription | None, bool]:
     number = item.subscriptionNumber
     state = read_zuora_state(item, snapshot, zuora, rules)
     synced_at = now()

@@ -11,7 +11,8 @@ from limio_sync.config import Settings
 from limio_sync.errors import ErrorCode, PermanentSyncError
 from limio_sync.stores import aws
 from limio_sync.stores.zuora_permits import ZuoraRequestPermits
-from limio_sync.zuora.client import RemainingTime, ZuoraClient, ZuoraCredentials
+from limio_sync.zuora.client import RemainingTime, ZuoraClient
+from limio_sync.zuora.models import ZuoraCredentials
 
 SECRET_CACHE_SECONDS = 300
 

@@ -22,7 +22,7 @@ class DeadLetterQueue:
 
     def drain(self) -> list[tuple[RetryEntry, str]]:
         """Every waiting message with its receipt handle (delete each once it has been dealt with)."""
-        drained = []
+        drained: list[tuple[RetryEntry, str]] = []
         while True:
             with aws.store_errors("The dead-letter queue"):
                 messages = self._sqs.receive_message(QueueUrl=self._url, MaxNumberOfMessages=RECEIVE_BATCH, WaitTimeSeconds=0).get("Messages", [])

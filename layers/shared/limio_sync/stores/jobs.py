@@ -7,8 +7,9 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from types import TracebackType
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
@@ -215,7 +216,7 @@ class JobStore:
         receipts = [receipt_from_item(number, latest[number]) for number in sorted(latest)]
         return SyncJob.model_validate({**_strip_keys(header, *_HEADER_ONLY), "subscriptions": [r.model_dump() for r in receipts]})
 
-    def record_plan(self, sync_id: str, total: int, account_failures: list[AccountFailure] = ()) -> None:
+    def record_plan(self, sync_id: str, total: int, account_failures: Sequence[AccountFailure] = ()) -> None:
         """Let pollers see how many subscriptions are being synced while the job runs, and keep the Zuora accounts
         planning could not read for the job's outcome."""
         with aws.store_errors("The job store"), _ignore_condition_failure():
@@ -293,7 +294,7 @@ class JobStore:
                 batch.put_item(Item={**item, "syncId": sync_id, "itemKey": RECEIPT_PREFIX + result.subscriptionNumber})
 
     def complete(
-        self, sync_id: str, every: list[SubscriptionResult], rewrites: list[SubscriptionResult], consumed_batch_failures: list[str] = ()
+        self, sync_id: str, every: list[SubscriptionResult], rewrites: list[SubscriptionResult], consumed_batch_failures: Sequence[str] = ()
     ) -> SyncJob:
         """End the job: store the receipts gathering had to write (`rewrites`: failures of tasks whose retries
         ran out, missing ones), drop the raw task failures they were made from, then write the status, counts
@@ -581,7 +582,7 @@ class _ignore_condition_failure:  # noqa: N801 - used as a context manager, read
         self.outcome = _ConditionOutcome()
         return self.outcome
 
-    def __exit__(self, exc_type, exc, tb) -> bool:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> bool:
         if isinstance(exc, ClientError) and aws.error_code(exc) == "ConditionalCheckFailedException":
             self.outcome.condition_failed = True
             return True

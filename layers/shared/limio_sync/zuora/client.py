@@ -298,7 +298,7 @@ class ZuoraClient:
             "previewThroughDate": {"previewThruDatePolicy": "specificDate", "specificDate": f"{through_date:%Y-%m-%d}"},
         }
         answer = self._call_json(self._preview_call(f"/v1/subscriptions/{_path_segment(subscription_key)}/preview", body), resource)
-        items = []
+        items: list[dict[str, Any]] = []
         for document in _items_of(answer, "invoices", resource):
             if document.get("isFromExistingInvoice") is not True:
                 items.extend(_tagged(item, subscription_key, document) for item in _items_of(document, "invoiceItems", resource))

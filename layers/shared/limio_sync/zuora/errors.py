@@ -18,7 +18,7 @@ import datetime as dt
 import math
 from collections.abc import Mapping, Sequence
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, Self
 
 from limio_sync.errors import ErrorCode, PermanentSyncError, SyncError, TransientSyncError
 
@@ -57,7 +57,7 @@ class ZuoraError(SyncError):
         zuora_codes: Sequence[int] = (),
         request_id: str | None = None,
         retry_after: float | None = None,
-    ) -> ZuoraError:
+    ) -> Self:
         """The error for `resource` ("subscription A-S00001234"), with a message built from its headline."""
         facts = [
             f"HTTP {http_status}" if http_status is not None and http_status >= 300 else None,

@@ -110,7 +110,8 @@ class ZuoraCharge(ZuoraChargeSegment):
     def end(self) -> dt.date | None:
         """When its last segment ends (exclusive), or None while any segment has no end."""
         ends = [segment.effectiveEndDate for segment in self.segments]
-        return None if None in ends else max(ends)
+        known = [end for end in ends if end is not None]
+        return max(known) if len(known) == len(ends) else None
 
     def segment_on(self, day: dt.date) -> ZuoraChargeSegment | None:
         return next((segment for segment in self.segments if segment.in_effect_on(day)), None)
@@ -242,21 +243,29 @@ class ZuoraInvoiceItem(_Zuora):
         """What this item adds to the bill before tax: a credit takes away, discounts reduce whichever sign
         Zuora gives them (the spec lists `processingType` in lower case, real payloads say "Discount")."""
         if self.is_credit:
-            return -(self.amountWithoutTax if self.amountWithoutTax is not None else self.amount)
-        net = self.chargeAmount if self.chargeAmount is not None else self.amountWithoutTax
+            return -_first_given(self.amountWithoutTax, self.amount)
+        net = _first_given(self.chargeAmount, self.amountWithoutTax)
         return -abs(net) if self._is_discount else net
 
     @property
     def billed(self) -> Decimal:
         """What this item adds to the bill, tax included: what the customer pays."""
         if self.is_credit:
-            return -self.amount
+            return -_first_given(self.amount)
         tax = self.taxAmount or Decimal(0)
         return self.billed_without_tax + (-abs(tax) if self._is_discount else tax)
 
     @property
     def _is_discount(self) -> bool:
         return (self.processingType or "").lower() == "discount"
+
+
+def _first_given(*amounts: Decimal | None) -> Decimal:
+    """The first of `amounts` Zuora gave: ZuoraInvoiceItem._has_an_amount makes sure each way an item is read has one."""
+    for amount in amounts:
+        if amount is not None:
+            return amount
+    raise ValueError("an invoice item has none of the amounts it is read from")
 
 
 # Zuora refuses a billing preview whose target date is more than 20 years after the current date
