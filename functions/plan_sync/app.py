@@ -44,6 +44,7 @@ def lambda_handler(event: dict, context) -> dict:
             concurrency=settings.map_max_concurrency,
             page_size=settings.zuora_page_size,
             evergreen_horizon_days=settings.evergreen_horizon_days,
+            inline_threshold=settings.inline_map_threshold,
         )
     except SyncError as error:
         raise for_state_machine(error) from error

@@ -44,3 +44,28 @@ def tasks_reading_zuora(prefix: str, items: Sequence[SyncItem], concurrency: int
     scheduled retries): each task reads its subscriptions from Zuora by number."""
     _, chunked = plan_batches([], items, concurrency)
     return [SyncBatch(batchId=f"{prefix}-{i:04d}", items=chunk) for i, chunk in enumerate(chunked)]
+
+
+# The inline Map keeps its items in the state (256 KiB at most, items and the iterations' results together) and
+# every iteration's events in the parent's history (25,000 at most): https://docs.aws.amazon.com/step-functions/latest/dg/state-map.html
+# (inline mode) and .../service-quotas.html. Half the state for the task list leaves room for the rest of the plan and
+# ~70 bytes of result per iteration; the history limit is the template's InlineMapThreshold's to keep (see its description).
+INLINE_STATE_BUDGET_BYTES = 128 * 1024
+
+
+def inline_tasks(batches: Sequence[SyncBatch], threshold: int) -> list[SyncBatch] | None:
+    """The tasks of the inline Map, one subscription each, or None when the customer is past `threshold`
+    subscriptions or its tasks would not fit the state: then the distributed Map runs the batched tasks.
+
+    A single-subscription task keeps its batch's snapshot (it reads its own entry from it), so planning writes no
+    more snapshots for the inline path than for the distributed one."""
+    total = sum(len(batch.items) for batch in batches)
+    if total == 0 or total > threshold:
+        return None
+    singles = [
+        SyncBatch(batchId=f"{batch.batchId}-{k:03d}", items=[item], snapshotKey=batch.snapshotKey)
+        for batch in batches
+        for k, item in enumerate(batch.items)
+    ]
+    size = sum(len(single.model_dump_json(exclude_none=True)) + 1 for single in singles)
+    return singles if size <= INLINE_STATE_BUDGET_BYTES else None

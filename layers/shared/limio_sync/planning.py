@@ -14,7 +14,7 @@ from functools import partial
 from typing import Any, Protocol
 
 from limio_sync import ids
-from limio_sync.batching import batch_size, chunks, tasks_reading_zuora
+from limio_sync.batching import batch_size, chunks, inline_tasks, tasks_reading_zuora
 from limio_sync.errors import CustomerNotFound
 from limio_sync.models import CustomerRef, ItemsLocation, SyncBatch, SyncItem, SyncPlan
 from limio_sync.observability import logger
@@ -113,6 +113,7 @@ def plan_sync(
     concurrency: int,
     page_size: int = 40,
     evergreen_horizon_days: int = 365,
+    inline_threshold: int = 0,
 ) -> SyncPlan:
     """Each account is read, cut into tasks and snapshotted on its own, then let go: planning holds at most
     ACCOUNT_READERS accounts' Zuora data at a time, whatever the customer's size. The Map's concurrency is
@@ -139,10 +140,25 @@ def plan_sync(
     batches += tasks_reading_zuora("zuora", gone, concurrency)
     total = len(listed) + len(gone)
     logger.info("Planned customer sync", extra={"accounts": [a.accountNumber for a in accounts], "subscriptions": total, "tasks": len(batches)})
-    location = item_lists.put(sync_id, "items", [batch.model_dump(exclude_none=True) for batch in batches])
+    inline = choose_inline(batches, inline_threshold)
+    location = item_lists.put(sync_id, "items", [batch.model_dump(exclude_none=True) for batch in inline or batches])
     return SyncPlan(
-        syncId=sync_id, customer=customer, accountNumbers=[a.accountNumber for a in accounts], total=total, items=ItemsLocation(**location)
+        syncId=sync_id,
+        customer=customer,
+        accountNumbers=[a.accountNumber for a in accounts],
+        total=total,
+        items=ItemsLocation(**location),
+        inline=inline,
     )
+
+
+def choose_inline(batches: list[SyncBatch], threshold: int) -> list[SyncBatch] | None:
+    """Inline Map (one task per subscription, in the state) up to `threshold` subscriptions, else the distributed
+    Map over the batched tasks in S3. The item list in S3 is what the Map runs, so GatherResults checks the
+    receipts of the tasks that actually ran."""
+    inline = inline_tasks(batches, threshold)
+    logger.info("Map chosen", extra={"map": "inline" if inline else "distributed", "tasks": len(inline or batches), "threshold": threshold})
+    return inline
 
 
 def _plan_account(
