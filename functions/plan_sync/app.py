@@ -45,6 +45,7 @@ def lambda_handler(event: dict, context) -> dict:
             page_size=settings.zuora_page_size,
             evergreen_horizon_days=settings.evergreen_horizon_days,
             inline_threshold=settings.inline_map_threshold,
+            inline_concurrency=settings.inline_map_max_concurrency,
         )
     except SyncError as error:
         raise for_state_machine(error) from error

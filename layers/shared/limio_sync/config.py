@@ -23,6 +23,7 @@ class Settings(BaseModel):
     zuora_page_size: int = Field(default=40, ge=1, le=40)
     map_max_concurrency: int = Field(default=10, ge=1, le=40)
     inline_map_threshold: int = Field(default=0, ge=0, description="Customers of at most this many subscriptions run the inline Map")
+    inline_map_max_concurrency: int = Field(default=20, ge=1, le=40)
     zuora_connect_timeout_seconds: float = Field(default=3.05, gt=0)
     zuora_read_timeout_seconds: float = Field(default=20.0, gt=0)
     zuora_max_attempts: int = Field(default=4, ge=1, le=10)

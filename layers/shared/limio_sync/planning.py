@@ -114,6 +114,7 @@ def plan_sync(
     page_size: int = 40,
     evergreen_horizon_days: int = 365,
     inline_threshold: int = 0,
+    inline_concurrency: int = 20,
 ) -> SyncPlan:
     """Each account is read, cut into tasks and snapshotted on its own, then let go: planning holds at most
     ACCOUNT_READERS accounts' Zuora data at a time, whatever the customer's size. The Map's concurrency is
@@ -140,7 +141,7 @@ def plan_sync(
     batches += tasks_reading_zuora("zuora", gone, concurrency)
     total = len(listed) + len(gone)
     logger.info("Planned customer sync", extra={"accounts": [a.accountNumber for a in accounts], "subscriptions": total, "tasks": len(batches)})
-    inline = choose_inline(batches, inline_threshold)
+    inline = choose_inline(batches, inline_threshold, inline_concurrency)
     location = item_lists.put(sync_id, "items", [batch.model_dump(exclude_none=True) for batch in inline or batches])
     return SyncPlan(
         syncId=sync_id,
@@ -152,11 +153,11 @@ def plan_sync(
     )
 
 
-def choose_inline(batches: list[SyncBatch], threshold: int) -> list[SyncBatch] | None:
-    """Inline Map (one task per subscription, in the state) up to `threshold` subscriptions, else the distributed
-    Map over the batched tasks in S3. The item list in S3 is what the Map runs, so GatherResults checks the
-    receipts of the tasks that actually ran."""
-    inline = inline_tasks(batches, threshold)
+def choose_inline(batches: list[SyncBatch], threshold: int, concurrency: int) -> list[SyncBatch] | None:
+    """The inline Map (one wave of `concurrency` tasks, in the state) up to `threshold` subscriptions, else the
+    distributed Map over the planned tasks in S3. The item list in S3 is what the Map runs, so GatherResults
+    checks the receipts of the tasks that actually ran."""
+    inline = inline_tasks(batches, threshold, concurrency)
     logger.info("Map chosen", extra={"map": "inline" if inline else "distributed", "tasks": len(inline or batches), "threshold": threshold})
     return inline
 
