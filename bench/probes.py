@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import threading
@@ -241,11 +242,12 @@ class InvocationTrace:
     worker_cpu: float = 0.0  # its thread pools' work
     moto_cpu: float = 0.0  # inside moto's stubber, on any of its threads
     probe_cpu: float = 0.0  # the bench's own bookkeeping, on any of its threads
+    gc_cpu: float = 0.0  # the garbage collector's passes its threads triggered, outside moto
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def our_cpu_seconds(self) -> float:
-        return max(0.0, self.handler_cpu + self.worker_cpu - self.moto_cpu - self.probe_cpu)
+        return max(0.0, self.handler_cpu + self.worker_cpu - self.moto_cpu - self.probe_cpu - self.gc_cpu)
 
     def as_dict(self) -> dict[str, Any]:
         threads: dict[int, list[list[Any]]] = defaultdict(list)
@@ -260,6 +262,7 @@ class InvocationTrace:
             "cpu_ms": round(1000 * (self.handler_cpu + self.worker_cpu), 2),
             "moto_cpu_ms": round(1000 * self.moto_cpu, 2),
             "probe_cpu_ms": round(1000 * self.probe_cpu, 2),
+            "gc_cpu_ms": round(1000 * self.gc_cpu, 2),
             "main": threads.pop(self.main_thread, []),
             "workers": list(threads.values()),
         }
@@ -285,7 +288,10 @@ def add_probe_cpu(seconds: float) -> None:
 
 class CallTrace:
     """Patches, while installed: moto's stubber (to time AWS's share of the CPU), ThreadPoolExecutor.submit (so a
-    handler's workers are attributed to its invocation) and requests' Session.send (to see Zuora calls)."""
+    handler's workers are attributed to its invocation) and requests' Session.send (to see Zuora calls); and a
+    garbage-collector callback: a full collection walks the whole local process (moto's copy of every table and
+    object included, hundreds of MB at 1,000 subscriptions) and lands on whichever thread allocated last, hundreds
+    of ms in one task; on Lambda a function collects only its own small heap, so those passes are not ours."""
 
     def __init__(self, zuora_base_url: str) -> None:
         self._zuora = zuora_base_url.rstrip("/")
@@ -297,9 +303,12 @@ class CallTrace:
 
         def stubbed(stubber: Any, *args: Any, **kwargs: Any) -> Any:
             trace, started = current_trace(), time.thread_time()
+            depth = getattr(_current, "in_moto", 0)
+            _current.in_moto = depth + 1
             try:
                 return stub_call(stubber, *args, **kwargs)
             finally:
+                _current.in_moto = depth
                 if trace is not None:
                     with trace.lock:
                         trace.moto_cpu += time.thread_time() - started
@@ -331,6 +340,7 @@ class CallTrace:
             return send(session, request, **kwargs)
 
         self._saved = [(BotocoreStubber, "__call__", stub_call), (ThreadPoolExecutor, "submit", submit), (requests.Session, "send", send)]
+        gc.callbacks.append(_collected)
         BotocoreStubber.__call__ = stubbed  # type: ignore[method-assign]
         ThreadPoolExecutor.submit = submitted  # type: ignore[method-assign]
         requests.Session.send = sent  # type: ignore[method-assign]
@@ -339,6 +349,22 @@ class CallTrace:
         for owner, name, original in self._saved:
             setattr(owner, name, original)
         self._saved = []
+        if _collected in gc.callbacks:
+            gc.callbacks.remove(_collected)
+
+
+def _collected(phase: str, info: dict[str, Any]) -> None:
+    """gc callback: a collection's thread CPU goes to the invocation whose thread triggered it, unless moto's
+    (inside the stubber, already AWS's share)."""
+    if phase == "start":
+        _current.gc_started = time.thread_time()
+        return
+    started = getattr(_current, "gc_started", None)
+    trace = current_trace()
+    if started is None or trace is None or getattr(_current, "in_moto", 0):
+        return
+    with trace.lock:
+        trace.gc_cpu += time.thread_time() - started
 
 
 def _describe(function: str, event: Any) -> tuple[str, int]:
