@@ -68,11 +68,17 @@ def inline_tasks(batches: Sequence[SyncBatch], threshold: int, concurrency: int)
         return None
     tasks = []
     for batch, pieces in zip(batches, _shares(concurrency, [len(batch.items) for batch in batches]), strict=True):
-        size = math.ceil(len(batch.items) / pieces)
-        pieces_of_batch = enumerate(chunks(batch.items, size))
+        pieces_of_batch = enumerate(_even_split(batch.items, pieces))
         tasks += [SyncBatch(batchId=f"{batch.batchId}-{k:03d}", items=chunk, snapshotKey=batch.snapshotKey) for k, chunk in pieces_of_batch]
     size_in_state = sum(len(task.model_dump_json(exclude_none=True)) + 1 for task in tasks)
     return tasks if size_in_state <= INLINE_STATE_BUDGET_BYTES else None
+
+
+def _even_split(items: Sequence[T], pieces: int) -> list[list[T]]:
+    """`items` in `pieces` runs whose lengths differ by at most one."""
+    size, longer = divmod(len(items), pieces)
+    bounds = [k * size + min(k, longer) for k in range(pieces + 1)]
+    return [list(items[bounds[k] : bounds[k + 1]]) for k in range(pieces)]
 
 
 def _shares(slots: int, sizes: list[int]) -> list[int]:
