@@ -835,16 +835,18 @@ def render(document: dict[str, Any]) -> str:
         "",
         "## Cost",
         "",
-        "Estimated AWS cost of syncing, per 1,000 subscriptions, from the counts of each size's runs (us-east-1 "
-        "list prices as of the anchors doc: Standard workflows $0.025 per 1,000 state transitions, marked 2nd-hand "
-        "there; Lambda $0.20 per million requests and $0.0000133334 per GB-s on arm64; DynamoDB on-demand "
-        "$1.25 per million write request units and $0.25 per million read request units — the Lambda and DynamoDB "
-        "figures are those given in the performance issue; check all of them against the live pricing pages). "
-        "Lambda GB-s use the template's MemorySize and the mean CPU time measured per invocation of each function "
-        "(the local wall time, inflated by waiting for the shared interpreter, gives an upper bound, below). "
-        "Counted: the sync's transitions, the state machine's "
-        "invocations, LFS's POST and one final GET; not counted: LFS's other polls (each one more API invocation and "
-        "one read of the job header), S3, Secrets Manager, SSM, X-Ray, CloudWatch.",
+        "Estimated AWS cost of syncing, per 1,000 subscriptions, from the counts of each size's runs, at the us-east-1 "
+        "list prices of `bench/aws_figures.json` (each with its source: Standard workflows $0.025 per 1,000 state "
+        "transitions; Express children $1.00 per million requests and $0.00001667 per GB-s in 64-MB chunks and 100 ms "
+        "steps; Lambda $0.20 per million requests and $0.0000133334 per GB-s on arm64; DynamoDB on-demand $0.625 per "
+        "million write request units and $0.125 per million read request units; API Gateway $3.50 per million "
+        "requests; check them against the live pricing pages). Lambda GB-s use the template's MemorySize and the mean "
+        "CPU time measured per invocation of each function (moto's share included: an upper bound; the local wall "
+        "time, inflated by waiting for the shared interpreter, gives a looser one, below). Counted: the sync's "
+        "transitions (a distributed Map's Express children by request and duration instead), the state machine's "
+        "invocations, LFS's POST and one final GET; not counted: the long-poll's waiting (billed as the API function's "
+        "duration, $0.000013 per second waited at 1,024 MB, plus ten header reads a second, $0.0000013), S3, Secrets "
+        "Manager, SSM, X-Ray, CloudWatch.",
         "",
         cost_summary_table(document["costs"]),
         "",
