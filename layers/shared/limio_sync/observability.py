@@ -30,7 +30,7 @@ def tracing_enabled(environ: dict[str, str] | os._Environ = os.environ) -> bool:
 
 class _NoTracer:
     """Stands in for Powertools' Tracer when tracing is off: its X-Ray SDK is the largest import of every
-    function (0.14-0.3 s of each cold start, measured in docs/benchmarks.md), and a function that traces
+    function (0.19-0.29 s of each cold start, measured in docs/benchmarks.md), and a function that traces
     nothing should not pay it. Powertools' Tracer imports the SDK even when disabled."""
 
     @staticmethod
