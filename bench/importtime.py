@@ -186,12 +186,16 @@ def measure_imports(runs: int = RUNS) -> list[dict[str, Any]]:
         median_run = samples[totals.index(median_total)] if median_total in totals else samples[0]
         policies, events = _grants(raw[logical_id])
         unusable = unusable_imports(loaded_modules(median_run), policies, events)
+        # The same with FunctionTracing=PassThrough: limio_sync.observability then never loads the X-Ray SDK.
+        untraced_env = {**spec.environment, "POWERTOOLS_TRACE_DISABLED": "true"}
+        untraced = [app_total_ms(_run(spec.code_dir, spec.layers, untraced_env)) for _ in range(runs)]
         results.append(
             {
                 "function": logical_id,
                 "memory_mb": spec.memory_size,
                 "runs_ms": [round(total, 1) for total in totals],
                 "median_ms": round(median_total, 1),
+                "median_ms_untraced": round(statistics.median(untraced), 1),
                 "heaviest": heaviest_packages(median_run),
                 "modules": len(loaded_modules(median_run)),
                 "unusable": unusable,

@@ -8,11 +8,17 @@
   integrations (while it measures, the bench itself makes no DynamoDB or S3 call).
 * `HandlerTimer` wraps the local cloud's handler runner to time every invocation (wall and thread CPU) and
   tell the meter which function is running. It relies on `LocalCloud._run_handler`, and says so if it is gone.
+* `CallTrace` (installed with the timer) records, per invocation, every AWS and Zuora call with the thread it
+  ran on (a handler's thread pools carry its invocation into their workers), and the thread CPU spent inside
+  moto (its `BotocoreStubber`, where an in-process moto serves botocore's request: AWS's share, not ours) and in
+  the bench's own bookkeeping, so `our_cpu_seconds` is the handler's CPU without them: the input of the AWS-time
+  model (bench/aws_model.py).
 * `history_counts` turns a Step Functions execution history into state transitions and Lambda tasks.
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import threading
@@ -20,11 +26,14 @@ import time
 import tracemalloc
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import requests
 from botocore.client import BaseClient
+from moto.core.botocore_stubber import BotocoreStubber
 
 DYNAMODB_WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"})
 DYNAMODB_READS = frozenset({"GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems"})
@@ -105,12 +114,18 @@ class AwsMeter:
 
         def metered(client: BaseClient, operation_model: Any, request_dict: dict[str, Any], request_context: Any) -> Any:
             http, parsed = original(client, operation_model, request_dict, request_context)
+            bookkeeping = time.thread_time()
             service, operation = operation_model.service_model.service_name, operation_model.name
             if service == "dynamodb" and (operation in DYNAMODB_WRITES or operation in DYNAMODB_READS):
                 meter._record_dynamodb(operation, json.loads(request_dict["body"] or b"{}"), parsed)
             elif service == "s3" and operation in S3_OPERATIONS:
                 with meter._lock:
                     meter._s3[(current_function(), operation)] += 1
+            body = request_dict.get("body") or b""
+            sent = len(body) if isinstance(body, bytes | str) else 0
+            received = int((getattr(http, "headers", None) or {}).get("content-length") or 0)
+            record_call(f"{service}:{operation}", max(sent, received))
+            add_probe_cpu(time.thread_time() - bookkeeping)
             return http, parsed
 
         self._original = original
@@ -210,6 +225,158 @@ class Invocation:
     cpu_seconds: float
     payload_bytes: int = 0  # the larger of its event and its result, as JSON: a state's input or output
     peak_alloc_bytes: int | None = None  # tracemalloc's peak during the invocation, for the functions traced
+    trace: InvocationTrace | None = None
+
+
+@dataclass
+class InvocationTrace:
+    """One invocation's calls, by thread, in order, and where its CPU went (see the module docstring)."""
+
+    function: str
+    seq: int  # the order invocations started in
+    kind: str = ""  # the API's HTTP method and path; a sync task's subscriptions ("3 subscriptions")
+    subscriptions: int = 0
+    main_thread: int = 0
+    calls: list[tuple[int, str, int]] = field(default_factory=list)  # (thread, "service:Operation" or "zuora:GET /v1/...", bytes)
+    handler_cpu: float = 0.0  # the handler's own thread
+    worker_cpu: float = 0.0  # its thread pools' work
+    moto_cpu: float = 0.0  # inside moto's stubber, on any of its threads
+    probe_cpu: float = 0.0  # the bench's own bookkeeping, on any of its threads
+    gc_cpu: float = 0.0  # the garbage collector's passes its threads triggered, outside moto
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def our_cpu_seconds(self) -> float:
+        return max(0.0, self.handler_cpu + self.worker_cpu - self.moto_cpu - self.probe_cpu - self.gc_cpu)
+
+    def as_dict(self) -> dict[str, Any]:
+        threads: dict[int, list[list[Any]]] = defaultdict(list)
+        for thread, name, size in self.calls:
+            threads[thread].append([name, size])
+        return {
+            "function": self.function,
+            "seq": self.seq,
+            "kind": self.kind,
+            "subscriptions": self.subscriptions,
+            "our_cpu_ms": round(1000 * self.our_cpu_seconds, 2),
+            "cpu_ms": round(1000 * (self.handler_cpu + self.worker_cpu), 2),
+            "moto_cpu_ms": round(1000 * self.moto_cpu, 2),
+            "probe_cpu_ms": round(1000 * self.probe_cpu, 2),
+            "gc_cpu_ms": round(1000 * self.gc_cpu, 2),
+            "main": threads.pop(self.main_thread, []),
+            "workers": list(threads.values()),
+        }
+
+
+def current_trace() -> InvocationTrace | None:
+    return getattr(_current, "trace", None)
+
+
+def record_call(name: str, size: int = 0) -> None:
+    trace = current_trace()
+    if trace is not None:
+        with trace.lock:
+            trace.calls.append((threading.get_ident(), name, size))
+
+
+def add_probe_cpu(seconds: float) -> None:
+    trace = current_trace()
+    if trace is not None:
+        with trace.lock:
+            trace.probe_cpu += seconds
+
+
+class CallTrace:
+    """Patches, while installed: moto's stubber (to time AWS's share of the CPU), ThreadPoolExecutor.submit (so a
+    handler's workers are attributed to its invocation) and requests' Session.send (to see Zuora calls); and a
+    garbage-collector callback: a full collection walks the whole local process (moto's copy of every table and
+    object included, hundreds of MB at 1,000 subscriptions) and lands on whichever thread allocated last, hundreds
+    of ms in one task; on Lambda a function collects only its own small heap, so those passes are not ours."""
+
+    def __init__(self, zuora_base_url: str) -> None:
+        self._zuora = zuora_base_url.rstrip("/")
+        self._saved: list[tuple[Any, str, Any]] = []
+
+    def install(self) -> None:
+        stub_call, submit, send = BotocoreStubber.__call__, ThreadPoolExecutor.submit, requests.Session.send
+        zuora = self._zuora
+
+        def stubbed(stubber: Any, *args: Any, **kwargs: Any) -> Any:
+            trace, started = current_trace(), time.thread_time()
+            depth = getattr(_current, "in_moto", 0)
+            _current.in_moto = depth + 1
+            try:
+                return stub_call(stubber, *args, **kwargs)
+            finally:
+                _current.in_moto = depth
+                if trace is not None:
+                    with trace.lock:
+                        trace.moto_cpu += time.thread_time() - started
+
+        def submitted(pool: ThreadPoolExecutor, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+            trace, function = current_trace(), current_function()
+            if trace is None:
+                return submit(pool, fn, *args, **kwargs)
+
+            def in_invocation(*a: Any, **k: Any) -> Any:
+                saved = (getattr(_current, "trace", None), getattr(_current, "function", None))
+                _current.trace, _current.function = trace, function
+                started = time.thread_time()
+                try:
+                    return fn(*a, **k)
+                finally:
+                    with trace.lock:
+                        trace.worker_cpu += time.thread_time() - started
+                    _current.trace, _current.function = saved
+                    if saved[1] is None:
+                        del _current.function
+
+            return submit(pool, in_invocation, *args, **kwargs)
+
+        def sent(session: requests.Session, request: Any, **kwargs: Any) -> Any:
+            if request.url.startswith(zuora):
+                path = request.url[len(zuora) :].split("?", 1)[0]
+                record_call(f"zuora:{request.method} {path}")
+            return send(session, request, **kwargs)
+
+        self._saved = [(BotocoreStubber, "__call__", stub_call), (ThreadPoolExecutor, "submit", submit), (requests.Session, "send", send)]
+        gc.callbacks.append(_collected)
+        BotocoreStubber.__call__ = stubbed  # type: ignore[method-assign]
+        ThreadPoolExecutor.submit = submitted  # type: ignore[method-assign]
+        requests.Session.send = sent  # type: ignore[method-assign]
+
+    def uninstall(self) -> None:
+        for owner, name, original in self._saved:
+            setattr(owner, name, original)
+        self._saved = []
+        if _collected in gc.callbacks:
+            gc.callbacks.remove(_collected)
+
+
+def _collected(phase: str, info: dict[str, Any]) -> None:
+    """gc callback: a collection's thread CPU goes to the invocation whose thread triggered it, unless moto's
+    (inside the stubber, already AWS's share)."""
+    if phase == "start":
+        _current.gc_started = time.thread_time()
+        return
+    started = getattr(_current, "gc_started", None)
+    trace = current_trace()
+    if started is None or trace is None or getattr(_current, "in_moto", 0):
+        return
+    with trace.lock:
+        trace.gc_cpu += time.thread_time() - started
+
+
+def _describe(function: str, event: Any) -> tuple[str, int]:
+    """What an invocation was: the API's request line, or a sync task's number of subscriptions."""
+    if not isinstance(event, dict):
+        return "", 0
+    if "httpMethod" in event:
+        return f"{event['httpMethod']} {event.get('resource') or event.get('path')}", 0
+    batch = event.get("batch")
+    if isinstance(batch, dict):
+        return "task", len(batch.get("items") or [])
+    return "", 0
 
 
 def _json_bytes(value: Any) -> int:
@@ -228,6 +395,7 @@ class HandlerTimer:
         self._cloud = cloud
         self._lock = threading.Lock()
         self._invocations: list[Invocation] = []
+        self._seq = 0
         self.trace_memory_of: frozenset[str] = frozenset()
 
     def install(self) -> None:
@@ -236,7 +404,7 @@ class HandlerTimer:
 
         def timed(spec: Any, event: Any, invoked_arn: str) -> Any:
             payload = {"bytes": _json_bytes(event)}
-            with timer.running(spec.logical_id, payload):
+            with timer.running(spec.logical_id, payload, event):
                 result = run(spec, event, invoked_arn)
                 payload["bytes"] = max(payload["bytes"], _json_bytes(result))
                 return result
@@ -244,9 +412,15 @@ class HandlerTimer:
         self._cloud._run_handler = timed
 
     @contextmanager
-    def running(self, function: str, payload: dict[str, int] | None = None) -> Iterator[None]:
-        previous = current_function()
+    def running(self, function: str, payload: dict[str, int] | None = None, event: Any = None) -> Iterator[None]:
+        previous, previous_trace = current_function(), current_trace()
         _current.function = function
+        with self._lock:
+            self._seq += 1
+            seq = self._seq
+        kind, subscriptions = _describe(function, event)
+        trace = InvocationTrace(function, seq, kind, subscriptions, threading.get_ident())
+        _current.trace = trace
         traced = function in self.trace_memory_of and not tracemalloc.is_tracing()
         if traced:
             tracemalloc.start()
@@ -259,14 +433,22 @@ class HandlerTimer:
             if traced:
                 peak = tracemalloc.get_traced_memory()[1]
                 tracemalloc.stop()
-            invocation = Invocation(function, elapsed, cpu_used, (payload or {}).get("bytes", 0), peak)
-            _current.function = previous
+            trace.handler_cpu = cpu_used
+            invocation = Invocation(function, elapsed, cpu_used, (payload or {}).get("bytes", 0), peak, trace)
+            _current.function, _current.trace = previous, previous_trace
             with self._lock:
                 self._invocations.append(invocation)
 
     def reset(self) -> None:
         with self._lock:
             self._invocations.clear()
+
+    def traces(self, keep: Callable[[InvocationTrace], bool] = lambda trace: True) -> list[dict[str, Any]]:
+        """The invocations' traces (those `keep` accepts), in the order they started."""
+        with self._lock:
+            invocations = list(self._invocations)
+        traced = sorted((i.trace for i in invocations if i.trace is not None and keep(i.trace)), key=lambda t: t.seq)
+        return [trace.as_dict() for trace in traced]
 
     def summary(self) -> dict[str, dict[str, float]]:
         """Per function: invocations, total and mean wall and CPU milliseconds."""

@@ -2,7 +2,7 @@
 with the naive per-subscription loop, time every function's imports, estimate the AWS cost, and write
 docs/benchmarks.md and docs/benchmarks.json.
 
-    python -m bench.run [--sizes 1,10,100,1000] [--latency-ms 150] [--limit 40] [--map-concurrency 10]
+    python -m bench.run [--sizes 1,12,100,1000] [--latency-ms 150] [--limit 40] [--map-concurrency 10]
                         [--out docs/benchmarks.md --json docs/benchmarks.json]
 
 Each size runs in a fresh process (bench/measure.py), so its peak memory is its own; its log (the
@@ -30,13 +30,13 @@ from local.sam_template import load_template
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
-DEFAULT_SIZES = (1, 10, 100, 1000)
+DEFAULT_SIZES = (1, 12, 100, 1000)
 
 
 def _sizes(text: str) -> list[int]:
     sizes = sorted({int(part) for part in text.split(",") if part.strip()})
     if not sizes or sizes[0] < 1:
-        raise argparse.ArgumentTypeError("sizes are positive integers, e.g. 1,10,100,1000")
+        raise argparse.ArgumentTypeError("sizes are positive integers, e.g. 1,12,100,1000")
     return sizes
 
 
@@ -117,10 +117,11 @@ def main(argv: list[str] | None = None) -> None:
     for size in args.sizes:
         print(f"bench: {size} subscriptions …", file=sys.stderr, flush=True)
         result = measure_size(size, args, log_dir)
-        summary = report.size_summary(result)
+        entry = report.size_entry(result, memory_mb=_memory_mb(), settings=_settings(args, "", ""))
         print(
-            f"bench: {size} subscriptions: {summary['wall_seconds']} s (ideal {summary['ideal_seconds']} s, "
-            f"naive {summary['naive_seconds']} s), Zuora calls {summary['zuora_calls']}/{summary['zuora_minimum']}",
+            f"bench: {size} subscriptions: AWS model {entry['aws_model_s']['typ']} s typical (unchanged "
+            f"{entry['aws_model_unchanged_s']['typ']} s; ideal {entry['ideal_s']} s; local stack {entry['local_stack_wall_s']['created']} s), "
+            f"Zuora calls {entry['zuora_calls']}/{entry['zuora_calls_minimum']}",
             file=sys.stderr,
             flush=True,
         )
@@ -128,24 +129,12 @@ def main(argv: list[str] | None = None) -> None:
     print("bench: import times …", file=sys.stderr, flush=True)
     imports = measure_imports()
 
-    template = load_template(TEMPLATE)
-    memory_mb = {logical_id: spec.memory_size for logical_id, spec in template.functions.items()}
     document = report.build(
         results,
         imports,
         machine=machine(),
-        memory_mb=memory_mb,
-        settings={
-            "sizes": args.sizes,
-            "latency_ms": args.latency_ms,
-            "concurrency_limit": args.limit,
-            "map_max_concurrency": args.map_concurrency,
-            "naive_sample": args.naive_sample,
-            "poll_seconds": 0.05,
-            "template_map_max_concurrency_default": template.parameters.get("MapMaxConcurrency"),
-            "source": source,
-            "source_at_end": source_version(),
-        },
+        memory_mb=_memory_mb(),
+        settings=_settings(args, source, source_version()),
         date=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         bench_seconds=round(time.monotonic() - began, 1),
     )
@@ -155,16 +144,38 @@ def main(argv: list[str] | None = None) -> None:
     print(f"bench: wrote {args.out} and {args.json} in {document['bench_seconds']:.0f} s; size logs in {log_dir}", file=sys.stderr)
 
 
+def _memory_mb() -> dict[str, int]:
+    return {logical_id: spec.memory_size for logical_id, spec in load_template(TEMPLATE).functions.items()}
+
+
+def _settings(args: argparse.Namespace, source: str, source_at_end: str) -> dict[str, Any]:
+    """The run's settings, with the template's defaults the AWS-time model prices (as deployed)."""
+    parameters = load_template(TEMPLATE).parameters
+    return {
+        "sizes": args.sizes,
+        "latency_ms": args.latency_ms,
+        "concurrency_limit": args.limit,
+        "map_max_concurrency": args.map_concurrency,
+        "inline_map_threshold": int(parameters["InlineMapThreshold"]),
+        "inline_map_max_concurrency": int(parameters["InlineMapMaxConcurrency"]),
+        "map_child_execution_type": parameters["MapChildExecutionType"],
+        "naive_sample": args.naive_sample,
+        "poll_seconds": 0.05,
+        "template_map_max_concurrency_default": parameters.get("MapMaxConcurrency"),
+        "source": source,
+        "source_at_end": source_at_end,
+    }
+
+
 def rerender(json_path: Path, markdown_path: Path) -> None:
     """Rebuild the report from stored measurements (after a change to the report, the template's memory or
     prices), without running anything."""
     stored = json.loads(json_path.read_text())
-    template = load_template(TEMPLATE)
     document = report.build(
         stored["results"],
         stored["imports"],
         machine=stored["machine"],
-        memory_mb={logical_id: spec.memory_size for logical_id, spec in template.functions.items()},
+        memory_mb=_memory_mb(),
         settings=stored["settings"],
         date=stored["date"],
         bench_seconds=stored["bench_seconds"],

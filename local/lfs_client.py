@@ -26,9 +26,14 @@ def start_sync(
     credentials: ApiCredentials | None = None,
     requested_by: str = "demo-agent",
     session: requests.Session | None = None,
+    wait: int = 0,
 ) -> dict:
+    """POST /syncs. With `wait`, as `Prefer: wait=<wait>`: a job that ends within it comes back whole (200, no
+    statusUrl; `location` still names it)."""
     http = session or requests
-    reply = http.post(f"{api_url}/syncs", json={**customer, "requestedBy": requested_by}, auth=_signed(credentials), timeout=10)
+    headers = {"Prefer": f"wait={wait}"} if wait else {}
+    timeout = 10 + wait
+    reply = http.post(f"{api_url}/syncs", json={**customer, "requestedBy": requested_by}, auth=_signed(credentials), headers=headers, timeout=timeout)
     reply.raise_for_status()
     return {**reply.json(), "location": reply.headers.get("Location"), "retryAfter": reply.headers.get("Retry-After")}
 
@@ -41,11 +46,15 @@ def poll_until_done(
     on_progress: Callable[[dict, float], None] | None = None,
     credentials: ApiCredentials | None = None,
     session: requests.Session | None = None,
+    wait: int = 0,
 ) -> dict:
+    """GET the job until it has ended, every `interval` seconds, or, with `wait`, as long-polls (`Prefer: wait`)
+    one after another."""
     http = session or requests
     started = time.monotonic()
+    headers = {"Prefer": f"wait={wait}"} if wait else {}
     while True:
-        reply = http.get(status_url, auth=_signed(credentials), timeout=10)
+        reply = http.get(status_url, auth=_signed(credentials), headers=headers, timeout=10 + wait)
         reply.raise_for_status()
         job = reply.json()
         elapsed = time.monotonic() - started
@@ -55,7 +64,8 @@ def poll_until_done(
             return job
         if elapsed > timeout:
             raise SyncTimedOut(f"sync {job['syncId']} still {job['status']} after {timeout:.0f}s")
-        time.sleep(interval)
+        if not wait:
+            time.sleep(interval)
 
 
 def _signed(credentials: ApiCredentials | None) -> SigV4RequestAuth | None:

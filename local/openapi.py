@@ -88,9 +88,11 @@ def for_salesforce(generated: dict) -> dict:
             if (method, path) not in OPERATION_IDS:
                 raise KeyError(f"{method.upper()} {path} has no operationId in local/openapi.py OPERATION_IDS")
             operation["operationId"] = OPERATION_IDS[(method, path)]
-            parameters = operation.setdefault("parameters", [])
-            if (method, path) in PREFER_ROUTES and not any(p.get("name", "").lower() == "prefer" for p in parameters):
+            # Powertools names a header parameter in lower case; the document declares Prefer once, as RFC 7240 spells it.
+            parameters = [p for p in operation.get("parameters", []) if not (p.get("in") == "header" and p.get("name", "").lower() == "prefer")]
+            if (method, path) in PREFER_ROUTES:
                 parameters.append(copy.deepcopy(PREFER_HEADER))
+            operation["parameters"] = parameters
             if not parameters:
                 del operation["parameters"]
             for status, description in GENERIC_ERRORS.items():

@@ -49,7 +49,9 @@ class LocalSyncService:
         self.require_signature = require_signature
         self.credentials = credentials or ApiCredentials.from_environment() or ApiCredentials.generate()
         self._host, self._port = host, port
-        self._parameters = {"MapMaxConcurrency": "10", "LogLevel": "WARNING", **(parameter_overrides or {})}
+        # moto's interpreter runs only STANDARD children of a distributed Map; AWS runs the template's default
+        # (EXPRESS). A local difference, listed in README.md ("Local versus AWS").
+        self._parameters = {"MapMaxConcurrency": "10", "LogLevel": "WARNING", "MapChildExecutionType": "STANDARD", **(parameter_overrides or {})}
         # Metrics are CloudWatch EMF lines on stdout; locally they would drown the demo's output.
         self._environment = {"POWERTOOLS_METRICS_DISABLED": str(not emit_metrics).lower(), **(environment_overrides or {})}
         self._catalog = catalog

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
@@ -29,6 +30,11 @@ app = APIGatewayRestResolver(enable_validation=True)
 
 SYNC_ID_PATTERN = r"^sync-[0-9a-f]{32}$"
 SUBSCRIPTION_NUMBER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+PREFER_DESCRIPTION = (
+    f"RFC 7240 `wait=N` (N seconds, at most {api.MAX_WAIT_SECONDS}): answer as soon as the job ends (200 with the ended job), "
+    "or after N seconds with what the call without it answers. Other preferences are ignored."
+)
+PreferHeader = Annotated[str | None, Header(alias="Prefer", description=PREFER_DESCRIPTION)]
 
 
 def _json_reply(description: str, model: type) -> OpenAPIResponse:
@@ -39,9 +45,10 @@ def _json_reply(description: str, model: type) -> OpenAPIResponse:
     "/syncs",
     summary="Start syncing every subscription of one customer from Zuora into Limio",
     responses={
+        200: _json_reply("With `Prefer: wait=N`: the job ended within N seconds; this is its record, as GET statusUrl gives it", SyncJob),
         202: _json_reply(
             "Sync started (or, for a customer whose sync is still running or a repeated Idempotency-Key, the sync already started);"
-            " poll statusUrl (also in Location) after Retry-After seconds",
+            " poll statusUrl (also in Location) after Retry-After seconds, or long-poll it with `Prefer: wait=N`",
             api.StartSyncResponse,
         ),
         409: _json_reply("The Idempotency-Key was used before with a different body", ErrorResponse),
@@ -55,7 +62,7 @@ def _json_reply(description: str, model: type) -> OpenAPIResponse:
         ),
     },
 )
-def start_sync(request: api.StartSyncRequest) -> Response[api.StartSyncResponse]:
+def start_sync(request: api.StartSyncRequest, prefer: PreferHeader = None) -> Response[api.StartSyncResponse | SyncJob]:
     settings = get_settings()
     started = api.start_sync(
         request,
@@ -70,30 +77,44 @@ def start_sync(request: api.StartSyncRequest) -> Response[api.StartSyncResponse]
     bind_sync_context(sync_id=job.syncId)
     metrics.add_metric(name="SyncsReused" if started.reused else "SyncsStarted", unit=MetricUnit.Count, value=1)
     location = f"/syncs/{job.syncId}"
+    headers = {"Location": _absolute_url(location), "Retry-After": str(settings.poll_after_seconds), "Vary": "Prefer"}
+    ended = _waited(job.syncId, prefer)
+    if ended is not None and ended.status.is_terminal:
+        return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=ended.model_dump(mode="json"), headers=headers)
     # A repeat (same customer still running, or a replayed Idempotency-Key) gets the reply its first request got.
     body = api.StartSyncResponse(
         syncId=job.syncId, status=JobStatus.RUNNING, statusUrl=_absolute_url(location), retryAfterSeconds=settings.poll_after_seconds
     )
-    return Response(
-        status_code=202,
-        content_type=content_types.APPLICATION_JSON,
-        body=body,
-        headers={"Location": _absolute_url(location), "Retry-After": str(settings.poll_after_seconds)},
-    )
+    return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=body, headers=headers)
 
 
 @app.get(
     "/syncs/<syncId>",
     summary="Read a sync's job record: status, every subscription's outcome, the notification for LFS",
     responses={
-        200: _json_reply("The job record", SyncJob),
+        200: _json_reply("The job record (while it runs, with Retry-After: poll again then, or long-poll with `Prefer: wait=N`)", SyncJob),
         400: _json_reply("Malformed sync id", ErrorResponse),
         404: _json_reply("No sync has this id", ErrorResponse),
     },
 )
-def get_sync(syncId: Annotated[str, Path(pattern=SYNC_ID_PATTERN, description="The id POST /syncs returned")]) -> SyncJob:  # noqa: N803 - the path parameter's public name
+def get_sync(
+    syncId: Annotated[str, Path(pattern=SYNC_ID_PATTERN, description="The id POST /syncs returned")],  # noqa: N803 - the path parameter's public name
+    prefer: PreferHeader = None,
+) -> Response[SyncJob]:
     bind_sync_context(sync_id=syncId)
-    return api.get_sync(syncId, jobs=JobStore(get_settings().jobs_table_name))
+    job = _waited(syncId, prefer) or api.get_sync(syncId, jobs=JobStore(get_settings().jobs_table_name))
+    headers = {"Vary": "Prefer"}
+    if not job.status.is_terminal:
+        headers["Retry-After"] = str(get_settings().poll_after_seconds)
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=job.model_dump(mode="json"), headers=headers)
+
+
+def _waited(sync_id: str, prefer: str | None) -> SyncJob | None:
+    """With `Prefer: wait=N`, the job once it ends or after N seconds; None when no wait was asked (or no such job)."""
+    seconds = api.preferred_wait(prefer)
+    if not seconds:
+        return None
+    return api.wait_for_end(sync_id, jobs=JobStore(get_settings().jobs_table_name), seconds=seconds, clock=time.monotonic, sleep=time.sleep)
 
 
 @app.get(

@@ -47,6 +47,8 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
             concurrency=settings.map_max_concurrency,
             page_size=settings.zuora_page_size,
             evergreen_horizon_days=settings.evergreen_horizon_days,
+            inline_threshold=settings.inline_map_threshold,
+            inline_concurrency=settings.inline_map_max_concurrency,
         )
     except SyncError as error:
         raise for_state_machine(error) from error

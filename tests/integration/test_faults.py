@@ -102,7 +102,9 @@ def service():
         "ZUORA_READ_TIMEOUT_SECONDS": str(READ_TIMEOUT_SECONDS),
         "ZUORA_PAGE_SIZE": str(PAGE_SIZE),
     }
-    parameters = {"SubscriptionRetryMaxAttempts": str(TASK_ATTEMPTS - 1), "MapMaxConcurrency": str(MAP_MAX_CONCURRENCY)}
+    # Both Maps (inline within the threshold, distributed past it) run at most MAP_MAX_CONCURRENCY tasks at once.
+    concurrency = {"MapMaxConcurrency": str(MAP_MAX_CONCURRENCY), "InlineMapMaxConcurrency": str(MAP_MAX_CONCURRENCY)}
+    parameters = {"SubscriptionRetryMaxAttempts": str(TASK_ATTEMPTS - 1), **concurrency}
     with LocalSyncService(fault_tenant(), parameter_overrides=parameters, environment_overrides=fast) as running:
         yield running
 

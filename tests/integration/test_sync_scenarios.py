@@ -45,7 +45,8 @@ def iso(day: dt.date) -> str:
 TERM_START, TERM_END, BILLED_THROUGH = month(-4), month(8), month(1)
 
 SEATS, ARCHIVE_FEE, SETUP_FEE, LOYALTY_DISCOUNT, LEGACY_FEE = "C-00000001", "C-00000002", "C-00000003", "C-00000004", "C-00000005"
-BOOKKEEPING = ("lastSyncId", "lastSyncedAt")
+# Which sync wrote a record, when, and the digest of its content (the unchanged fast path): never the content itself.
+BOOKKEEPING = ("lastSyncId", "lastSyncedAt", "contentHash")
 
 
 @dataclass(frozen=True)

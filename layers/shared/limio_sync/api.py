@@ -8,6 +8,7 @@ import datetime as dt
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from typing import Annotated, Any, Protocol
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
@@ -201,6 +202,38 @@ def get_sync(sync_id: str, *, jobs: Jobs) -> SyncJob:
     if job is None:
         raise ApiError(404, "SYNC_NOT_FOUND", f"No sync has id {sync_id}.")
     return job
+
+
+# ---------------------------------------------------------------- long-poll (RFC 7240 `Prefer: wait=N`)
+
+# API Gateway's integration timeout is 29 s; the longest wait honoured leaves the answer time to travel.
+MAX_WAIT_SECONDS = 20
+# While it waits, the API re-reads the job's header (one consistent GetItem) this often: the end is seen within
+# 0.1 s, for 10 reads a second of a single small item.
+WAIT_POLL_SECONDS = 0.1
+_WAIT_PREFERENCE = re.compile(r"^\s*wait\s*=\s*\"?(\d{1,9})\"?\s*$", re.IGNORECASE)
+
+
+def preferred_wait(prefer: str | None) -> int:
+    """Seconds a client asked to wait (RFC 7240 §4.3 `Prefer: wait=N`), capped at MAX_WAIT_SECONDS; 0 without
+    it. The header is a comma-separated list of preferences, each with optional `;` parameters; a preference
+    this API does not know, or a malformed one, is ignored as RFC 7240 §2 asks."""
+    for preference in (prefer or "").split(","):
+        match = _WAIT_PREFERENCE.match(preference.split(";", 1)[0])
+        if match:
+            return min(int(match.group(1)), MAX_WAIT_SECONDS)
+    return 0
+
+
+def wait_for_end(sync_id: str, *, jobs: Jobs, seconds: float, clock: Callable[[], float], sleep: Callable[[float], None]) -> SyncJob | None:
+    """The job once it has ended, or as it is after `seconds` (what a plain GET would answer then)."""
+    deadline = clock() + seconds
+    while True:
+        job = jobs.poll(sync_id)
+        left = deadline - clock()
+        if job is None or job.status.is_terminal or left <= 0:
+            return job
+        sleep(min(WAIT_POLL_SECONDS, left))
 
 
 class CustomerSubscriptions(BaseModel):

@@ -22,6 +22,8 @@ class Settings(BaseModel):
     zuora_secret_arn: str | None = None
     zuora_page_size: int = Field(default=40, ge=1, le=40)
     map_max_concurrency: int = Field(default=10, ge=1, le=40)
+    inline_map_threshold: int = Field(default=0, ge=0, description="Customers of at most this many subscriptions run the inline Map")
+    inline_map_max_concurrency: int = Field(default=20, ge=1, le=40)
     zuora_connect_timeout_seconds: float = Field(default=3.05, gt=0)
     zuora_read_timeout_seconds: float = Field(default=20.0, gt=0)
     zuora_max_attempts: int = Field(default=4, ge=1, le=10)
@@ -29,7 +31,8 @@ class Settings(BaseModel):
     zuora_preview_read_timeout_seconds: float = Field(default=120.0, gt=0, le=120)
     # Multi-entity tenants only: the entity every call acts in, sent as Zuora-Entity-Ids (template ZuoraEntityId).
     zuora_entity_id: str | None = Field(default=None, pattern=r"^[0-9a-fA-F]{32}$")
-    poll_after_seconds: int = Field(default=2, ge=1)
+    # Retry-After carries whole seconds (RFC 9110 §10.2.3): 1 s finds an ended job ~0.6 s late on average, 2 s ~1.1 s.
+    poll_after_seconds: int = Field(default=1, ge=1)
     catalog_mapping_path: str = Field(default="/limio-subscription-sync/catalog", pattern=r"^(/[A-Za-z0-9_.-]+)+$")
     evergreen_horizon_days: int = Field(default=365, ge=1, le=3660)
     dead_letter_queue_url: str | None = None

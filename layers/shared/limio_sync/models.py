@@ -117,7 +117,9 @@ class ItemsLocation(_Model):
 
 
 class SyncPlan(_Model):
-    """What planning hands to the Map. The items themselves go to S3; the state carries where they are."""
+    """What planning hands to the Map. The items themselves go to S3; the state carries where they are. A
+    customer small enough also gets its tasks in the state (`inline`, one subscription each), for the inline
+    Map: no Map Run, whose fixed cost is seconds (see docs/benchmarks.md)."""
 
     syncId: SyncId
     customer: CustomerRef
@@ -125,6 +127,7 @@ class SyncPlan(_Model):
     total: int
     items: ItemsLocation
     retry: bool = False
+    inline: list[SyncBatch] | None = None
 
 
 class JobFailure(_Model):

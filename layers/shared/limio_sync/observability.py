@@ -7,10 +7,13 @@ Every module logs through `logger`; handlers bind the sync id and subscription n
 from __future__ import annotations
 
 import logging
+import os
 import warnings
+from collections.abc import Callable
+from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.logging import Logger
+from aws_lambda_powertools.metrics import Metrics, MetricUnit, single_metric
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
 SERVICE = "limio-subscription-sync"
@@ -18,7 +21,32 @@ METRICS_NAMESPACE = "LimioSubscriptionSync"
 
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE)
-tracer = Tracer(service=SERVICE)
+
+
+def tracing_enabled(environ: dict[str, str] | os._Environ = os.environ) -> bool:
+    """Powertools' own switch (POWERTOOLS_TRACE_DISABLED, set from the template's FunctionTracing parameter)."""
+    return environ.get("POWERTOOLS_TRACE_DISABLED", "false").strip().lower() not in ("1", "true")
+
+
+class _NoTracer:
+    """Stands in for Powertools' Tracer when tracing is off: its X-Ray SDK is the largest import of every
+    function (0.19-0.29 s of each cold start, measured in docs/benchmarks.md), and a function that traces
+    nothing should not pay it. Powertools' Tracer imports the SDK even when disabled."""
+
+    @staticmethod
+    def capture_lambda_handler(handler: Callable[..., Any]) -> Callable[..., Any]:
+        return handler
+
+
+def _tracer() -> Any:
+    if not tracing_enabled():
+        return _NoTracer()
+    from aws_lambda_powertools.tracing import Tracer  # noqa: PLC0415 - only a function that traces pays the X-Ray SDK
+
+    return Tracer(service=SERVICE)
+
+
+tracer = _tracer()
 
 # A read (GET /syncs/{id}) publishes no metric by design; that is not worth a warning per request.
 warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from pydantic import TypeAdapter, ValidationError
 
 from limio_sync import ids
-from limio_sync.batching import MAX_ZUORA_READS_PER_TASK, batch_size, chunks, tasks_reading_zuora
+from limio_sync.batching import MAX_ZUORA_READS_PER_TASK, batch_size, chunks, inline_tasks, tasks_reading_zuora
 from limio_sync.errors import CustomerNotFound, ErrorCode, SyncError
 from limio_sync.jobs import AccountFailure
 from limio_sync.models import CustomerRef, ItemsLocation, Outcome, SubscriptionNumber, SubscriptionResult, SyncBatch, SyncItem, SyncPlan
@@ -290,6 +290,8 @@ def plan_sync(
     concurrency: int,
     page_size: int = 40,
     evergreen_horizon_days: int = 365,
+    inline_threshold: int = 0,
+    inline_concurrency: int = 20,
 ) -> SyncPlan:
     """Each account is read, cut into tasks and snapshotted on its own, then let go: planning holds at most
     ACCOUNT_READERS accounts' Zuora data at a time, whatever the customer's size. The Map's concurrency is
@@ -333,10 +335,25 @@ def plan_sync(
             "unreadable_accounts": [f.accountNumber for f in failures],
         },
     )
-    location = item_lists.put(sync_id, "items", [batch.model_dump(exclude_none=True) for batch in batches])
+    inline = choose_inline(batches, inline_threshold, inline_concurrency)
+    location = item_lists.put(sync_id, "items", [batch.model_dump(exclude_none=True) for batch in inline or batches])
     return SyncPlan(
-        syncId=sync_id, customer=customer, accountNumbers=[a.accountNumber for a in accounts], total=total, items=ItemsLocation(**location)
+        syncId=sync_id,
+        customer=customer,
+        accountNumbers=[a.accountNumber for a in accounts],
+        total=total,
+        items=ItemsLocation(**location),
+        inline=inline,
     )
+
+
+def choose_inline(batches: list[SyncBatch], threshold: int, concurrency: int) -> list[SyncBatch] | None:
+    """The inline Map (one wave of `concurrency` tasks, in the state) up to `threshold` subscriptions, else the
+    distributed Map over the planned tasks in S3. The item list in S3 is what the Map runs, so GatherResults
+    checks the receipts of the tasks that actually ran."""
+    inline = inline_tasks(batches, threshold, concurrency)
+    logger.info("Map chosen", extra={"map": "inline" if inline else "distributed", "tasks": len(inline or batches), "threshold": threshold})
+    return inline
 
 
 def _plan_account(

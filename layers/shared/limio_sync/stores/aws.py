@@ -138,12 +138,17 @@ BATCH_GET_LIMIT = 100
 _UNPROCESSED_ROUNDS = 5
 
 
-def batch_get(table: Any, keys: list[dict], what: str) -> list[dict]:
+def batch_get(table: Any, keys: list[dict], what: str, attributes: tuple[str, ...] = ()) -> list[dict]:
     """Consistent reads of many items of one table (100 keys per call), following DynamoDB's UnprocessedKeys
-    with a short backoff; keys still unprocessed after that are a transient store failure."""
+    with a short backoff; keys still unprocessed after that are a transient store failure. `attributes`, if
+    given, are the only ones read (a projection: fewer bytes to send and parse, the same read units)."""
     items: list[dict] = []
+    projection: dict[str, Any] = {}
+    if attributes:
+        names = {f"#a{i}": name for i, name in enumerate(attributes)}
+        projection = {"ProjectionExpression": ", ".join(names), "ExpressionAttributeNames": names}
     for start in range(0, len(keys), BATCH_GET_LIMIT):
-        pending: dict[str, Any] = {table.name: {"Keys": keys[start : start + BATCH_GET_LIMIT], "ConsistentRead": True}}
+        pending: dict[str, Any] = {table.name: {"Keys": keys[start : start + BATCH_GET_LIMIT], "ConsistentRead": True, **projection}}
         for round_ in range(_UNPROCESSED_ROUNDS):
             with store_errors(what):
                 reply = table.meta.client.batch_get_item(RequestItems=pending)

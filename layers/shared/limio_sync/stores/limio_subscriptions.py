@@ -7,11 +7,13 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
+from limio_sync.content_hash import CONTENT_HASH_ATTRIBUTE, StoredDigest
 from limio_sync.stores import aws
 from limio_sync.sync_rules import LimioSubscription
 
 BY_CUSTOMER_INDEX = "byCustomer"
 BY_ZUORA_ACCOUNT_INDEX = "byZuoraAccount"
+DIGEST_ATTRIBUTES = ("subscriptionNumber", "id", "zuoraVersion", CONTENT_HASH_ATTRIBUTE)
 
 
 class LimioSubscriptionStore:
@@ -60,9 +62,19 @@ class LimioSubscriptionStore:
         items = aws.batch_get(self._table, keys, "The Limio subscription store") if keys else []
         return {item["subscriptionNumber"]: LimioSubscription.model_validate(item) for item in items}
 
-    def save(self, record: LimioSubscription) -> bool:
-        """Write the record unless Limio meanwhile holds a newer Zuora version. False when a newer one won."""
+    def digests(self, subscription_numbers: list[str]) -> dict[str, StoredDigest]:
+        """The unchanged fast path's view of the records Limio holds among these subscriptions (a projection of
+        their number, id, version and content hash), by number."""
+        keys = [{"subscriptionNumber": number} for number in subscription_numbers]
+        items = aws.batch_get(self._table, keys, "The Limio subscription store", DIGEST_ATTRIBUTES) if keys else []
+        return {item["subscriptionNumber"]: StoredDigest.model_validate(item) for item in items}
+
+    def save(self, record: LimioSubscription, content_hash: str | None = None) -> bool:
+        """Write the record (with the content hash of what the rules made of Zuora, for the next sync's fast
+        path) unless Limio meanwhile holds a newer Zuora version. False when a newer one won."""
         item = {k: v for k, v in record.model_dump(mode="json").items() if v is not None}
+        if content_hash:
+            item[CONTENT_HASH_ATTRIBUTE] = content_hash
         condition = Attr("subscriptionNumber").not_exists() | Attr("zuoraVersion").lte(record.zuoraVersion)
         try:
             with aws.store_errors("The Limio subscription store"):
