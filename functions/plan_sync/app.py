@@ -49,6 +49,7 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
             evergreen_horizon_days=settings.evergreen_horizon_days,
             inline_threshold=settings.inline_map_threshold,
             inline_concurrency=settings.inline_map_max_concurrency,
+            zuora_share=settings.zuora_max_concurrent_requests,
         )
     except SyncError as error:
         raise for_state_machine(error) from error

@@ -12,7 +12,7 @@ import pytest
 from limio_sync import ids
 from limio_sync.errors import ErrorCode, SyncError, TransientSyncError
 from limio_sync.models import CustomerRef, Outcome
-from limio_sync.planning import plan_sync, preview_target_date
+from limio_sync.planning import account_readers, plan_sync, preview_target_date
 from limio_sync.zuora.errors import ZuoraNotFound, ZuoraRequestRejected, ZuoraServerError
 from limio_sync.zuora.models import ZuoraAccountRef
 from limio_sync.zuora.subscription import latest_billing_preview_date
@@ -443,7 +443,7 @@ def planning_peak_bytes(accounts: int) -> int:
 def test_planning_holds_a_few_accounts_at_a_time_however_many_the_customer_has():
     few, many = planning_peak_bytes(4), planning_peak_bytes(40)
 
-    # 40 accounts are 40 MB of Zuora data; planning holds at most ACCOUNT_READERS (4) of them at once.
+    # 40 accounts are 40 MB of Zuora data; planning holds at most account_readers(8), 4, of them at once.
     assert few > 2_000_000  # the measure sees the accounts' data at all
     assert many < 2 * few, (few, many)
 
@@ -457,3 +457,9 @@ def test_a_99_year_term_is_previewed_only_as_far_as_zuora_allows():
     # Then it stops the day before Zuora's 20-year limit, and the schedule stops with it
     assert target == dt.date(2046, 11, 30)
     assert latest_billing_preview_date(dt.date(2080, 2, 29)) == dt.date(2100, 2, 27)  # 2100 has no 29 February
+
+
+def test_planning_reads_as_many_accounts_at_once_as_the_zuora_share_allows():
+    # Each account reader has two Zuora calls in flight (details beside pages): the stack's default bound of 20
+    # concurrent Zuora requests reads a 1,000-subscription customer's ten accounts in one go.
+    assert [account_readers(share) for share in (1, 2, 8, 20, 40)] == [1, 1, 4, 10, 20]

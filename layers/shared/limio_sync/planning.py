@@ -33,9 +33,16 @@ from limio_sync.zuora.models import ZuoraAccountRef
 from limio_sync.zuora.subscription import latest_billing_preview_date
 
 SNAPSHOT_WRITERS = 8
-# Accounts are read in parallel, each with at most two Zuora calls in flight (its details beside its pages):
-# 4 at a time keeps a plan within 8 of Zuora's concurrency limit (40 by default).
-ACCOUNT_READERS = 4
+# Accounts are read in parallel, each reader with at most two Zuora calls in flight (its details beside its pages),
+# so a plan reads `zuora_share // 2` accounts at a time (`account_readers`).
+ZUORA_CALLS_PER_ACCOUNT_READER = 2
+
+
+def account_readers(zuora_share: int) -> int:
+    """How many accounts planning reads at once within `zuora_share` Zuora requests in flight (the stack's bound
+    on concurrent Zuora requests, ZuoraMaxConcurrentRequests: the permits enforce it across every sync)."""
+    return max(1, zuora_share // ZUORA_CALLS_PER_ACCOUNT_READER)
+
 # Zuora lists an account's subscriptions newest `updatedDate` first (developer.zuora.com, GET_SubscriptionsByAccount),
 # so a page is an offset into a list that reorders whenever a subscription changes: one amended while the pages
 # are read moves to page 1 and would be skipped. Everything after it shifts one place down, so a number seen on an
@@ -292,9 +299,10 @@ def plan_sync(
     evergreen_horizon_days: int = 365,
     inline_threshold: int = 0,
     inline_concurrency: int = 20,
+    zuora_share: int = 8,
 ) -> SyncPlan:
     """Each account is read, cut into tasks and snapshotted on its own, then let go: planning holds at most
-    ACCOUNT_READERS accounts' Zuora data at a time, whatever the customer's size. The Map's concurrency is
+    `account_readers(zuora_share)` accounts' Zuora data at a time, whatever the customer's size. The Map's concurrency is
     shared between the accounts, so the customer's tasks still make about one wave. Subscriptions billed to
     another account than their own are planned last, grouped by that invoice owner."""
     resolved = resolve_accounts(customer, zuora)
@@ -302,7 +310,7 @@ def plan_sync(
     share = max(1, concurrency // len(resolved))
     previews = InvoiceOwnerPreviews(zuora, today=today, evergreen_horizon_days=evergreen_horizon_days)
     plan_one = partial(_plan_account, sync_id, zuora, snapshots, limio, previews, share=share, page_size=page_size)
-    with ThreadPoolExecutor(max_workers=ACCOUNT_READERS) as readers, ThreadPoolExecutor(max_workers=SNAPSHOT_WRITERS) as writers:
+    with ThreadPoolExecutor(max_workers=account_readers(zuora_share)) as readers, ThreadPoolExecutor(max_workers=SNAPSHOT_WRITERS) as writers:
         planned = list(readers.map(lambda args: plan_one(*args, writers=writers), enumerate(resolved)))
         billed = _plan_billed_elsewhere(sync_id, planned, snapshots, previews, writers, share=share)
     batches = _without_repeats([batch for account_plan in planned for batch in account_plan.batches] + billed.batches)
