@@ -80,7 +80,7 @@ def start_sync(request: api.StartSyncRequest, prefer: PreferHeader = None) -> Re
     headers = {"Location": _absolute_url(location), "Retry-After": str(settings.poll_after_seconds), "Vary": "Prefer"}
     ended = _waited(job.syncId, prefer)
     if ended is not None and ended.status.is_terminal:
-        return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=ended.model_dump(mode="json"), headers=headers)
+        return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=ended, headers=headers)
     # A repeat (same customer still running, or a replayed Idempotency-Key) gets the reply its first request got.
     body = api.StartSyncResponse(
         syncId=job.syncId, status=JobStatus.RUNNING, statusUrl=_absolute_url(location), retryAfterSeconds=settings.poll_after_seconds
@@ -106,7 +106,7 @@ def get_sync(
     headers = {"Vary": "Prefer"}
     if not job.status.is_terminal:
         headers["Retry-After"] = str(get_settings().poll_after_seconds)
-    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=job.model_dump(mode="json"), headers=headers)
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=job, headers=headers)
 
 
 def _waited(sync_id: str, prefer: str | None) -> SyncJob | None:

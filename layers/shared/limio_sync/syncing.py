@@ -13,6 +13,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Protocol, TypeVar
 
 from limio_sync import ids
@@ -110,10 +111,10 @@ def sync_batch(
         pending: list[_Prepared] = []
         for item in items:
             logger.append_keys(subscription_number=item.subscriptionNumber)
-            prepared = _guarded(sync_id, item, results, lambda item=item: _prepare(sync_id, item, snapshot, zuora=zuora, rules=rules, now=now))
+            prepared = _guarded(sync_id, item, results, partial(_prepare, sync_id, item, snapshot, zuora=zuora, rules=rules, now=now))
             held = digests.get(item.subscriptionNumber)
             # A retried task takes the full path: it refreshes the customers of what an earlier attempt wrote.
-            if prepared is not None and not attempt and unchanged(held, prepared.digest):
+            if prepared is not None and held is not None and not attempt and unchanged(held, prepared.digest):
                 results[item.subscriptionNumber] = SubscriptionResult(
                     subscriptionNumber=item.subscriptionNumber, outcome=Outcome.UNCHANGED, zuoraVersion=held.zuoraVersion, limioId=held.id
                 )
