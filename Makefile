@@ -58,6 +58,7 @@ CHECKOV := $(CHECKOV_VENV)/bin/checkov
 ## lint: ruff, mypy (typecheck), cfn-lint and checkov (template security checks; each suppression is Metadata on its resource)
 lint: install typecheck $(CHECKOV)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/cfn-lint template.yaml
 	$(CHECKOV) -f template.yaml --framework cloudformation --quiet --compact --skip-download
 

@@ -939,6 +939,7 @@ def model_section(document: dict[str, Any]) -> list[str]:
         "max state payload (B)",
         "cost / 1,000 subs",
     ]
+
     def term(entry: dict[str, Any], name: str) -> str:
         terms = entry["aws_model_terms_ms"]
         return f"{terms['created'].get(name, 0):.0f} / {terms['unchanged'].get(name, 0):.0f}"

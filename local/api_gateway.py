@@ -143,9 +143,7 @@ class LocalApiGateway:
         """Serve on a background thread; return the base URL including the stage (e.g. `/v1`)."""
         self._bind()
         assert self._server is not None
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="local-api-gateway", daemon=True
-        )
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="local-api-gateway", daemon=True)
         self._thread.start()
         return self.base_url
 
@@ -187,22 +185,16 @@ class LocalApiGateway:
 
     # ------------------------------------------------------------------ request handling
 
-    def handle(
-        self, method: str, target: str, headers: list[tuple[str, str]], body: bytes, source_ip: str
-    ) -> ApiResponse:
+    def handle(self, method: str, target: str, headers: list[tuple[str, str]], body: bytes, source_ip: str) -> ApiResponse:
         split = urlsplit(target)
         path = unquote(split.path)  # matched undecoded, so an encoded "/" stays inside its path parameter
         if len(body) > self.max_body_bytes:
-            return ApiResponse.error(
-                413, "PAYLOAD_TOO_LARGE", f"Request body of {len(body)} bytes exceeds {self.max_body_bytes} bytes"
-            )
+            return ApiResponse.error(413, "PAYLOAD_TOO_LARGE", f"Request body of {len(body)} bytes exceeds {self.max_body_bytes} bytes")
         path_matches = [(compiled, compiled.pattern.fullmatch(split.path)) for compiled in self._routes]
         path_matches = [(compiled, match) for compiled, match in path_matches if match]
         if not path_matches:
             return ApiResponse.error(404, "ROUTE_NOT_FOUND", f"No route for {method} {path}")
-        chosen = next(
-            ((compiled, match) for compiled, match in path_matches if compiled.route.method in (method, "ANY")), None
-        )
+        chosen = next(((compiled, match) for compiled, match in path_matches if compiled.route.method in (method, "ANY")), None)
         if chosen is None:
             allowed = ", ".join(sorted({compiled.route.method for compiled, _ in path_matches}))
             message = f"{method} is not allowed on {path}; allowed: {allowed}"
@@ -321,9 +313,7 @@ class LocalApiGateway:
         if not isinstance(result, dict) or not isinstance(result.get("statusCode"), int):
             LOG.error("%s %s: malformed Lambda proxy response %r", method, path, result)
             return ApiResponse.error(502, "INTERNAL_ERROR", "Internal server error")
-        merged: dict[str, list[str]] = {
-            key: [str(value) for value in values] for key, values in (result.get("multiValueHeaders") or {}).items()
-        }
+        merged: dict[str, list[str]] = {key: [str(value) for value in values] for key, values in (result.get("multiValueHeaders") or {}).items()}
         for key, value in (result.get("headers") or {}).items():
             # API Gateway merges both maps; a pair given in both appears once.
             if str(value) not in merged.setdefault(key, []):
@@ -381,9 +371,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         if length is None:
             return self._read_chunked()
         if length > _READ_LIMIT_BYTES:
-            raise _BodyError(
-                ApiResponse.error(413, "PAYLOAD_TOO_LARGE", f"Request body of {length} bytes is too large")
-            )
+            raise _BodyError(ApiResponse.error(413, "PAYLOAD_TOO_LARGE", f"Request body of {length} bytes is too large"))
         return self.rfile.read(length) if length else b""
 
     def _read_chunked(self) -> bytes:

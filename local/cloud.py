@@ -330,10 +330,7 @@ class LocalCloud:
                 merged[key] = value
                 origin.setdefault(key, spec.logical_id)
         service_names = {
-            spec.environment[name]
-            for spec in self.template.functions.values()
-            for name in PER_FUNCTION_VARIABLES
-            if name in spec.environment
+            spec.environment[name] for spec in self.template.functions.values() for name in PER_FUNCTION_VARIABLES if name in spec.environment
         }
         shared = {"POWERTOOLS_SERVICE_NAME": service_names.pop()} if len(service_names) == 1 else {}
         forced = {
@@ -432,9 +429,7 @@ class LocalCloud:
         created_arns: set[str] = set()
         while pending:
             ready = [
-                queue
-                for queue in pending.values()
-                if not queue.redrive_policy or queue.redrive_policy.get("deadLetterTargetArn") in created_arns
+                queue for queue in pending.values() if not queue.redrive_policy or queue.redrive_policy.get("deadLetterTargetArn") in created_arns
             ]
             if not ready:
                 raise LocalCloudError(f"Queues {sorted(pending)} redrive to queues not in the template")
@@ -492,9 +487,7 @@ class LocalCloud:
             invoked_arn = spec.arn + (f":{qualifier or arn_qualifier}" if (qualifier or arn_qualifier) else "")
             event = _decode_event(body)
             if (_header(headers, "X-Amz-Invocation-Type") or "").lower() == "event":
-                threading.Thread(
-                    target=cloud._run_handler, args=(spec, event, invoked_arn), name=f"lambda-{spec.name}", daemon=True
-                ).start()
+                threading.Thread(target=cloud._run_handler, args=(spec, event, invoked_arn), name=f"lambda-{spec.name}", daemon=True).start()
                 return b""
             payload, failed = cloud._run_handler(spec, event, invoked_arn)
             if failed:
@@ -624,9 +617,7 @@ def _decode_event(body: Any) -> Any:
     return json.loads(body) if body else {}
 
 
-def _error_payload(
-    error: BaseException, request_id: str, error_type: str | None = None, message: str | None = None
-) -> bytes:
+def _error_payload(error: BaseException, request_id: str, error_type: str | None = None, message: str | None = None) -> bytes:
     return json.dumps(
         {
             "errorMessage": message if message is not None else str(error),

@@ -417,9 +417,7 @@ class _Builder:
             if "Condition" not in resource or self._condition(resource["Condition"], f"{logical_id}.Condition")
         }
         layers = self._layers()
-        functions = {
-            logical_id: self._function(logical_id, layers) for logical_id, _ in self._of_type("AWS::Lambda::Function")
-        }
+        functions = {logical_id: self._function(logical_id, layers) for logical_id, _ in self._of_type("AWS::Lambda::Function")}
         return LocalTemplate(
             path=self.template_path,
             region=self.region,
@@ -431,9 +429,7 @@ class _Builder:
             buckets={lid: self._bucket(lid) for lid, _ in self._of_type("AWS::S3::Bucket")},
             secrets={lid: self._secret(lid) for lid, _ in self._of_type("AWS::SecretsManager::Secret")},
             queues={lid: self._queue(lid) for lid, _ in self._of_type("AWS::SQS::Queue")},
-            state_machines={
-                lid: self._state_machine(lid) for lid, _ in self._of_type("AWS::StepFunctions::StateMachine")
-            },
+            state_machines={lid: self._state_machine(lid) for lid, _ in self._of_type("AWS::StepFunctions::StateMachine")},
             api_routes=self._api_routes(functions),
             event_rules=self._event_rules(),
             outputs=self._outputs(),
@@ -838,8 +834,7 @@ class _Builder:
             kind = self.resources[logical_id].get("Type")
             known = ", ".join(sorted(identity.attributes)) or "none"
             raise TemplateError(
-                f"{where}: Fn::GetAtt {logical_id}.{attribute} is not an attribute of {kind} {logical_id} "
-                f"(supported locally: {known})"
+                f"{where}: Fn::GetAtt {logical_id}.{attribute} is not an attribute of {kind} {logical_id} (supported locally: {known})"
             )
         return identity.attributes[attribute]
 

@@ -91,9 +91,7 @@ class LocalLambdaEndpoint:
     def __init__(self, service: LocalSyncService, *, host: str = "127.0.0.1", port: int = 0):
         assert service.cloud is not None
         self.service = service
-        self.verifier = (
-            SigV4Verifier([service.credentials], region=service.cloud.region, service="lambda") if service.require_signature else None
-        )
+        self.verifier = SigV4Verifier([service.credentials], region=service.cloud.region, service="lambda") if service.require_signature else None
         handler = type("LambdaInvokeHandler", (_InvokeHandler,), {"endpoint": self})
         self._server = ThreadingHTTPServer((host, port), handler)
         self._server.daemon_threads = True

@@ -212,16 +212,18 @@ def _documents(items: list[dict[str, Any]], start: dt.date, *, number: str, item
         tax = sum(Decimal(str(line["taxAmount"])) for line in lines)
         number_key = "invoiceNumber" if items_key == "invoiceItems" else "creditMemoNumber"
         existing_key = "isFromExistingInvoice" if items_key == "invoiceItems" else "isFromExistingCreditMemo"
-        documents.append({
-            number_key: number,
-            "amount": float(without_tax + tax),
-            "amountWithoutTax": float(without_tax),
-            "taxAmount": float(tax),
-            "targetDate": target_date.isoformat(),
-            "status": None,
-            existing_key: False,
-            items_key: lines,
-        })
+        documents.append(
+            {
+                number_key: number,
+                "amount": float(without_tax + tax),
+                "amountWithoutTax": float(without_tax),
+                "taxAmount": float(tax),
+                "targetDate": target_date.isoformat(),
+                "status": None,
+                existing_key: False,
+                items_key: lines,
+            }
+        )
     return documents
 
 
@@ -585,7 +587,8 @@ def _discount_items(discount: _Charge, charges: list[_Charge], window: _Window) 
         and (not same_rate_plan_only or charge.rate_plan is discount.rate_plan)
         for item in charge.items
         if not item.get(CREDIT_BACK)
-        and (start is None or item["serviceStartDate"] >= start.isoformat()) and (end is None or item["serviceStartDate"] < end.isoformat())
+        and (start is None or item["serviceStartDate"] >= start.isoformat())
+        and (end is None or item["serviceStartDate"] < end.isoformat())
     ]
     if discount.fields.get("model") == "DiscountPercentage":
         percentage = _decimal(discount.fields.get("discountPercentage"))

@@ -1,6 +1,5 @@
 """Injected faults: rules that answer a matching request with a failure before normal handling."""
 
-
 from __future__ import annotations
 
 import copy

@@ -4,7 +4,6 @@ Only the structure the emulator relies on is validated; every other key (includi
 kept verbatim and served as it is.
 """
 
-
 from __future__ import annotations
 
 import copy

@@ -26,8 +26,12 @@ def test_the_demo_prints_human_lines_and_leaves_the_structured_logs_in_the_file_
     assert "LFS notification: 11 of 12 subscriptions synced. 1 failed: A-S00002012." in demo.stdout
     logged = [json.loads(line) for line in log_file.read_text().splitlines() if line.startswith("{")]
     writers = {(line["message"], line["function_name"].rsplit("-", 1)[-1]) for line in logged}
-    assert {("Sync started", "ApiFunction"), ("Planned customer sync", "PlanSyncFunction"), ("Task synced", "SyncSubscriptionFunction"),
-            ("Sync results recorded", "GatherResultsFunction")} <= writers
+    assert {
+        ("Sync started", "ApiFunction"),
+        ("Planned customer sync", "PlanSyncFunction"),
+        ("Task synced", "SyncSubscriptionFunction"),
+        ("Sync results recorded", "GatherResultsFunction"),
+    } <= writers
     assert {message for message, function in writers if function != "SyncSubscriptionFunction"}.isdisjoint({"Task synced"})
 
 

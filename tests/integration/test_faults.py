@@ -112,10 +112,6 @@ def service():
 # ---------------------------------------------------------------- what LFS does
 
 
-
-
-
-
 def wait_done(service, started: requests.Response) -> dict:
     assert started.status_code == 202, started.text
     job = poll_until_done(started.json()["statusUrl"], interval=0.1, timeout=90, credentials=service.credentials)
@@ -125,8 +121,6 @@ def wait_done(service, started: requests.Response) -> dict:
 
 def sync(service, customer: str) -> dict:
     return wait_done(service, post(service, {"salesforceAccountId": customer}))
-
-
 
 
 # ---------------------------------------------------------------- what the tests check

@@ -149,8 +149,13 @@ def test_a_running_jobs_progress_is_each_tasks_count_and_the_total_once_it_ends(
 def test_replay_dead_letters_invokes_the_retry_function_through_lambdas_invoke_api(service, lambda_endpoint, monkeypatch):
     queue_url = service.cloud.template.queues["FailedSyncsDeadLetterQueue"].url
     entry = RetryEntry(
-        syncId=f"sync-{'b' * 32}", subscriptionNumber="A-S00000701", customer=CustomerRef(salesforceAccountId=MIXED),
-        attempts=5, nextAttemptAt=dt.datetime.now(dt.UTC).isoformat(), errorCode="ZUORA_UNAVAILABLE", message="Zuora was down",
+        syncId=f"sync-{'b' * 32}",
+        subscriptionNumber="A-S00000701",
+        customer=CustomerRef(salesforceAccountId=MIXED),
+        attempts=5,
+        nextAttemptAt=dt.datetime.now(dt.UTC).isoformat(),
+        errorCode="ZUORA_UNAVAILABLE",
+        message="Zuora was down",
     )
     service.cloud.client("sqs").send_message(QueueUrl=queue_url, MessageBody=entry.model_dump_json())
     monkeypatch.setenv("AWS_ENDPOINT_URL_LAMBDA", lambda_endpoint.url)

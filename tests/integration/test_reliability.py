@@ -88,12 +88,6 @@ def sync(service, customer: dict) -> dict:
     return poll_until_done(started["statusUrl"], timeout=90, credentials=service.credentials)
 
 
-
-
-
-
-
-
 def move_out_of_customer(service, number: str) -> None:
     """Owner transfer in Zuora: the customer's next sync must re-read the subscription by number."""
     service.emulator.move_subscription(number, "A00000901")
@@ -406,9 +400,9 @@ def test_a_task_that_dies_after_writing_keeps_its_outcome_and_audit_entry(servic
 
     assert deaths, "the task did not die"
     assert job["status"] == "SUCCEEDED" and [r["outcome"] for r in job["subscriptions"]] == ["CREATED"]
-    events = requests.get(
-        f"{service.api_url}/subscriptions/A-S00001301/events", auth=SigV4RequestAuth(service.credentials), timeout=10
-    ).json()["events"]
+    events = requests.get(f"{service.api_url}/subscriptions/A-S00001301/events", auth=SigV4RequestAuth(service.credentials), timeout=10).json()[
+        "events"
+    ]
     assert [(e["syncId"], e["outcome"]) for e in events] == [(job["syncId"], "CREATED")]
     assert events[0]["zuoraVersion"] is not None
     customers = LimioCustomerStore(service.cloud.template.tables["LimioCustomersTable"].name)
@@ -423,7 +417,12 @@ def test_many_customers_syncing_at_once_never_exceed_the_global_zuora_bound(serv
     service.emulator.reset_stats()
     started: list[dict] = []
     try:
-        clicks = [threading.Thread(target=lambda c=c: started.append(start_sync(service.api_url, {"salesforceAccountId": c}, credentials=service.credentials))) for c in BUSY]  # noqa: E501
+        clicks = [
+            threading.Thread(
+                target=lambda c=c: started.append(start_sync(service.api_url, {"salesforceAccountId": c}, credentials=service.credentials))
+            )
+            for c in BUSY
+        ]  # noqa: E501
         for click in clicks:
             click.start()
         for click in clicks:

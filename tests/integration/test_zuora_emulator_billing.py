@@ -392,13 +392,15 @@ def test_the_demo_tenant_previews_sensibly_through_the_zuora_client():
     totals: dict[str, float] = {}
     for item in consumer + print_items:
         totals[item["subscriptionNumber"]] = round(totals.get(item["subscriptionNumber"], 0) + item["chargeAmount"], 2)
-    assert totals == pytest.approx({
-        "A-S00002002": 13 * 9.99,  # evergreen monthly from its chargedThroughDate 2026-12-15
-        # A-S00002004 is Pending Activation, its charges wait for ServiceActivation: nothing is billed before it.
-        "A-S00002006": 13 * (375.0 - 37.5) + 9600.0 - 960.0,  # 10 % loyalty discount; renewal bills the annual fee
-        "A-S00002009": 4920.0,  # renewed annual seats
-        "A-S00002011": 13 * 240.0,
-    })
+    assert totals == pytest.approx(
+        {
+            "A-S00002002": 13 * 9.99,  # evergreen monthly from its chargedThroughDate 2026-12-15
+            # A-S00002004 is Pending Activation, its charges wait for ServiceActivation: nothing is billed before it.
+            "A-S00002006": 13 * (375.0 - 37.5) + 9600.0 - 960.0,  # 10 % loyalty discount; renewal bills the annual fee
+            "A-S00002009": 4920.0,  # renewed annual seats
+            "A-S00002011": 13 * 240.0,
+        }
+    )
 
 
 def test_the_client_sends_zuoras_request_shape():

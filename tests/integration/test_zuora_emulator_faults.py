@@ -21,9 +21,25 @@ LISTING = f"/v1/subscriptions/accounts/{OWNER}"
 
 
 def charged(record: dict) -> dict:
-    record["ratePlans"] = [{"id": f"rp-{record['subscriptionNumber']}", "productName": "Digital Pack", "ratePlanCharges": [{
-        "number": f"C-{record['subscriptionNumber']}", "type": "Recurring", "model": "FlatFee", "price": 10.0, "quantity": 1,
-        "billingPeriod": "Month", "effectiveStartDate": "2026-03-01", "effectiveEndDate": "2027-03-01", "chargedThroughDate": "2026-12-01"}]}]
+    record["ratePlans"] = [
+        {
+            "id": f"rp-{record['subscriptionNumber']}",
+            "productName": "Digital Pack",
+            "ratePlanCharges": [
+                {
+                    "number": f"C-{record['subscriptionNumber']}",
+                    "type": "Recurring",
+                    "model": "FlatFee",
+                    "price": 10.0,
+                    "quantity": 1,
+                    "billingPeriod": "Month",
+                    "effectiveStartDate": "2026-03-01",
+                    "effectiveEndDate": "2027-03-01",
+                    "chargedThroughDate": "2026-12-01",
+                }
+            ],
+        }
+    ]
     return record
 
 
@@ -148,7 +164,10 @@ def test_a_subscription_can_be_listed_twice_with_two_versions_the_older_last(zuo
     listed = zuora.get(LISTING).json()["subscriptions"]
 
     assert [(s["subscriptionNumber"], s["version"], s["isLatestVersion"]) for s in listed] == [
-        ("A-S3", 3, True), ("A-S2", 3, True), ("A-S1", 3, True), ("A-S3", 2, False)
+        ("A-S3", 3, True),
+        ("A-S2", 3, True),
+        ("A-S1", 3, True),
+        ("A-S3", 2, False),
     ]
     assert listed[0]["id"] != listed[3]["id"]
 

@@ -186,8 +186,12 @@ def test_a_mid_period_quantity_change_prorates_both_parts(emu):
 
 @pytest.mark.parametrize(
     "params",
-    [{"charge-detail": "newest"}, {"charge-detail": "specific-segment"}, {"charge-detail": "specific-segment", "as-of-date": "1/1/2027"},
-     {"exclude-rate-plans-with-no-charges": "yes"}],
+    [
+        {"charge-detail": "newest"},
+        {"charge-detail": "specific-segment"},
+        {"charge-detail": "specific-segment", "as-of-date": "1/1/2027"},
+        {"exclude-rate-plans-with-no-charges": "yes"},
+    ],
 )
 def test_bad_charge_detail_parameters_are_invalid_values(emu, params):
     client = Client(emu)
@@ -329,8 +333,11 @@ def test_contacts_change_on_the_account_without_a_new_subscription_version(emu):
 
 
 def test_adding_a_rate_plan_marks_it_add_and_starts_it_on_the_effective_date(emu):
-    added = emu.amend("A-S1", addRatePlan=rate_plan("P3", {"number": "C-3", "type": "Recurring", "model": "FlatFee", "price": 7.0,
-                                                           "billingPeriod": "Month"}), effectiveDate="2026-12-05")
+    added = emu.amend(
+        "A-S1",
+        addRatePlan=rate_plan("P3", {"number": "C-3", "type": "Recurring", "model": "FlatFee", "price": 7.0, "billingPeriod": "Month"}),
+        effectiveDate="2026-12-05",
+    )
 
     plan = plan_of(added, "P3")
     assert plan["lastChangeType"] == "Add"
@@ -372,8 +379,12 @@ def test_the_admin_endpoint_makes_the_same_changes(emu):
 def test_a_trigger_changes_zuora_after_the_nth_page_read(calendar):
     subscriptions = [subscription(f"A-S{n}", ACCOUNT, updated=f"2026-11-0{n}") for n in range(1, 5)]
     with ZuoraEmulator(tenant([account(ACCOUNT, crm_id=None)], subscriptions), today=calendar) as emu:
-        trigger = {"method": "GET", "path": f"/v1/subscriptions/accounts/{ACCOUNT}", "afterRequests": 1,
-                   "then": {"subscription": "A-S1", "action": "renew"}}
+        trigger = {
+            "method": "GET",
+            "path": f"/v1/subscriptions/accounts/{ACCOUNT}",
+            "afterRequests": 1,
+            "then": {"subscription": "A-S1", "action": "renew"},
+        }
         assert requests.post(f"{emu.base_url}/_emulator/triggers", json=trigger, timeout=5).status_code == 201
         client = Client(emu)
         first = requests.get(f"{client.base_url}/v1/subscriptions/accounts/{ACCOUNT}", params={"pageSize": 2}, headers=client.headers, timeout=5)

@@ -93,8 +93,12 @@ def test_a_tax_exclusive_charge_previews_without_tax_as_zuora_documents():
 def test_a_taxed_charge_without_a_rate_for_its_code_is_a_business_rule_error():
     vat_inclusive = monthly("C-1", 12.0, taxable=True, taxCode="FR-TVA", taxMode="TaxInclusive")
     with emulator(with_plan(subscription("A-S1", ACCOUNT), vat_inclusive)) as emu:
-        reply = requests.post(f"{emu.base_url}/v1/operations/billing-preview", json={"accountNumber": ACCOUNT, "targetDate": "2027-01-31"},
-                              headers=headers(emu), timeout=5)
+        reply = requests.post(
+            f"{emu.base_url}/v1/operations/billing-preview",
+            json={"accountNumber": ACCOUNT, "targetDate": "2027-01-31"},
+            headers=headers(emu),
+            timeout=5,
+        )
 
     assert reply.status_code == 400 and reply.json()["reasons"][0]["code"] == 50000030
     assert "FR-TVA" in reply.json()["reasons"][0]["message"]
@@ -181,8 +185,13 @@ def test_a_subscription_preview_has_one_invoice_per_bill_date_in_zuoras_shape():
     vat = monthly("C-1", 12.0, taxable=True, taxCode="UK-VAT", taxMode="TaxInclusive")
     exclusive = monthly("C-2", 5.0, taxable=True, taxCode="UK-VAT", taxMode="TaxExclusive", uom="Seat", quantity=1)
     with emulator(with_plan(subscription("A-S1", ACCOUNT), vat, exclusive), taxRates={"UK-VAT": 20}) as emu:
-        reply = preview_subscription(emu, {"previewStartDate": {"previewStartDatePolicy": "today"},
-                                           "previewThroughDate": {"previewThruDatePolicy": "specificDate", "specificDate": "2027-01-15"}})
+        reply = preview_subscription(
+            emu,
+            {
+                "previewStartDate": {"previewStartDatePolicy": "today"},
+                "previewThroughDate": {"previewThruDatePolicy": "specificDate", "specificDate": "2027-01-15"},
+            },
+        )
 
     assert reply.status_code == 200, reply.text
     body = reply.json()

@@ -70,9 +70,7 @@ def test_every_alarm_action_is_a_topic_cloudwatch_can_publish_to(resources):
             ]
             granted = {action for s in grants for action in as_list(s["Action"])}
             assert {"kms:Decrypt", "kms:GenerateDataKey*"} <= granted, f"{topic_id}'s key does not let CloudWatch publish"
-            topic_policies = [
-                p for p in of_type(resources, "AWS::SNS::TopicPolicy").values() if action in p["Properties"]["Topics"]
-            ]
+            topic_policies = [p for p in of_type(resources, "AWS::SNS::TopicPolicy").values() if action in p["Properties"]["Topics"]]
             for policy in topic_policies:  # without one, the default topic policy lets the account's services publish
                 publishers = [
                     s

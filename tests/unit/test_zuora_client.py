@@ -364,8 +364,6 @@ def account_record(number: str, crm_id: str = CRM_ID_15) -> dict:
     }
 
 
-
-
 def test_accounts_are_found_by_crm_id_across_cursor_pages(http, make_client):
     add_token(http)
     http.add(
@@ -399,9 +397,7 @@ def test_no_account_for_a_crm_id_is_an_empty_list(http, make_client):
     assert make_client().find_accounts_by_crm_id(CRM_ID_15) == []
 
 
-@pytest.mark.parametrize(
-    "crm_id", ["001ABC'", '001"ABC', "001ABC,crmid.NE:x", "001 ABC", "001ABC&pageSize=1", "", "001ÄBC"]
-)
+@pytest.mark.parametrize("crm_id", ["001ABC'", '001"ABC', "001ABC,crmid.NE:x", "001 ABC", "001ABC&pageSize=1", "", "001ÄBC"])
 def test_a_crm_id_that_could_alter_the_filter_is_rejected_before_any_call(http, make_client, crm_id):
     with pytest.raises(ZuoraRequestRejected) as caught:
         make_client().find_accounts_by_crm_id(crm_id)
@@ -413,15 +409,11 @@ def test_a_crm_id_that_could_alter_the_filter_is_rejected_before_any_call(http, 
 def test_an_account_is_read_from_its_basic_info(http, make_client):
     add_token(http)
     basic_info = {**account_record("A00000130", crm_id=""), "IdentityId__c": "123", "batch": "Batch1"}
-    http.add(
-        responses.GET, f"{BASE}/v1/accounts/A00000130", json={"success": True, "basicInfo": basic_info, "metrics": {}}
-    )
+    http.add(responses.GET, f"{BASE}/v1/accounts/A00000130", json={"success": True, "basicInfo": basic_info, "metrics": {}})
 
     account = make_client().get_account("A00000130")
 
-    assert account == ZuoraAccountRef(
-        id="id-A00000130", accountNumber="A00000130", name="Customer A00000130", status="Active", crmId=None
-    )
+    assert account == ZuoraAccountRef(id="id-A00000130", accountNumber="A00000130", name="Customer A00000130", status="Active", crmId=None)
 
 
 def test_an_account_without_basic_info_is_malformed(http, make_client):
@@ -610,9 +602,7 @@ def test_billing_preview_arguments_zuora_would_refuse_are_rejected_before_any_ca
 
 def test_not_found_as_http_404(http, make_client):
     add_token(http)
-    http.add(
-        responses.GET, SUBSCRIPTION_URL, status=404, json=failure(50000040), headers={"Zuora-Request-Id": REQUEST_ID}
-    )
+    http.add(responses.GET, SUBSCRIPTION_URL, status=404, json=failure(50000040), headers={"Zuora-Request-Id": REQUEST_ID})
 
     with pytest.raises(ZuoraNotFound) as caught:
         make_client().get_subscription("A-S00001234")
@@ -827,9 +817,7 @@ def test_backoff_is_full_jitter_within_exponential_bounds(http, make_client, sle
     http.add(responses.GET, SUBSCRIPTION_URL, status=503)
 
     with pytest.raises(ZuoraServerError):
-        make_client(max_attempts=6, backoff_base=1.0, backoff_cap=5.0, rng=random.Random(42)).get_subscription(
-            "A-S00001234"
-        )
+        make_client(max_attempts=6, backoff_base=1.0, backoff_cap=5.0, rng=random.Random(42)).get_subscription("A-S00001234")
 
     bounds = [min(5.0, 1.0 * 2**retry) for retry in range(5)]  # 1, 2, 4, 5, 5
     assert all(0 <= delay <= bound for delay, bound in zip(sleeps, bounds, strict=True))

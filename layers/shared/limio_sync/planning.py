@@ -43,6 +43,7 @@ def account_readers(zuora_share: int) -> int:
     on concurrent Zuora requests, ZuoraMaxConcurrentRequests: the permits enforce it across every sync)."""
     return max(1, zuora_share // ZUORA_CALLS_PER_ACCOUNT_READER)
 
+
 # Zuora lists an account's subscriptions newest `updatedDate` first (developer.zuora.com, GET_SubscriptionsByAccount),
 # so a page is an offset into a list that reorders whenever a subscription changes: one amended while the pages
 # are read moves to page 1 and would be skipped. Everything after it shifts one place down, so a number seen on an

@@ -31,9 +31,7 @@ def clear_cache() -> None:
 def credentials_from_secret(secret_arn: str) -> ZuoraCredentials:
     secret = _secrets().get(secret_arn, transform="json", max_age=SECRET_CACHE_SECONDS)
     if not isinstance(secret, dict) or not secret.get("clientId") or not secret.get("clientSecret"):
-        raise PermanentSyncError(
-            "The Zuora credentials secret must be JSON with clientId and clientSecret", code=ErrorCode.ZUORA_AUTH_FAILED
-        )
+        raise PermanentSyncError("The Zuora credentials secret must be JSON with clientId and clientSecret", code=ErrorCode.ZUORA_AUTH_FAILED)
     return ZuoraCredentials(client_id=secret["clientId"], client_secret=secret["clientSecret"])
 
 

@@ -158,9 +158,7 @@ class ZuoraClient:
         `ZuoraRequestRejected` without calling Zuora.
         """
         if not _CRM_ID.fullmatch(crm_id):
-            raise ZuoraRequestRejected(
-                f"CRM id {crm_id[:40]!r} was not sent to Zuora: a Salesforce id has 15 or 18 letters and digits only"
-            )
+            raise ZuoraRequestRejected(f"CRM id {crm_id[:40]!r} was not sent to Zuora: a Salesforce id has 15 or 18 letters and digits only")
         found: dict[str, ZuoraAccountRef] = {}
         for form in ids.salesforce_id_forms(crm_id):
             for account in self._query_accounts(f"crmid.EQ:{form}", f"accounts with CRM id {form}"):
@@ -203,9 +201,7 @@ class ZuoraClient:
         _account_ref(body.get("basicInfo"), resource)
         return body
 
-    def iter_subscription_pages(
-        self, account_key: str, page_size: int = MAX_SUBSCRIPTION_PAGE_SIZE
-    ) -> Iterator[list[dict[str, Any]]]:
+    def iter_subscription_pages(self, account_key: str, page_size: int = MAX_SUBSCRIPTION_PAGE_SIZE) -> Iterator[list[dict[str, Any]]]:
         """The raw subscriptions of an account, one page at a time (a page may be empty), each read with
         SUBSCRIPTION_READ_PARAMS.
 
@@ -234,9 +230,7 @@ class ZuoraClient:
 
     def get_subscription(self, subscription_key: str) -> dict[str, Any]:
         """The latest version of a subscription, by number or id, as Zuora sent it (every charge segment)."""
-        return self._get_json(
-            f"/v1/subscriptions/{_path_segment(subscription_key)}", SUBSCRIPTION_READ_PARAMS, f"subscription {subscription_key}"
-        )
+        return self._get_json(f"/v1/subscriptions/{_path_segment(subscription_key)}", SUBSCRIPTION_READ_PARAMS, f"subscription {subscription_key}")
 
     def preview_billing(
         self,

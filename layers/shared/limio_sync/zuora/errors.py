@@ -135,9 +135,7 @@ _ERROR_BY_CATEGORY: dict[int, type[ZuoraError]] = {
 }
 
 
-def error_for_response(
-    resource: str, *, status: int, headers: Mapping[str, str], body: dict[str, Any] | None
-) -> ZuoraError:
+def error_for_response(resource: str, *, status: int, headers: Mapping[str, str], body: dict[str, Any] | None) -> ZuoraError:
     """The error for an API answer that is not a success: an error status, `success: false`, or no JSON object."""
     request_id = headers.get("Zuora-Request-Id") or _text(body, "requestId")
     if body is None and 200 <= status < 300:
