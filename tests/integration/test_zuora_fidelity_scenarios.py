@@ -197,12 +197,13 @@ def synced(service: LocalSyncService, customer: Customer, outcome: str) -> None:
 
 
 def stored_record(service: LocalSyncService, customer: Customer) -> dict:
-    """The Limio subscription record as stored, without its bookkeeping."""
+    """The Limio subscription record as stored, without its bookkeeping (when and by which sync it was written, and
+    the digest of its content that lets the next sync skip it when nothing changed)."""
     table = service.cloud.template.tables["LimioSubscriptionsTable"].name
     key = {"subscriptionNumber": {"S": customer.subscription_number}}
     item = service.cloud.client("dynamodb").get_item(TableName=table, Key=key, ConsistentRead=True)["Item"]
     record = {field: TypeDeserializer().deserialize(value) for field, value in item.items()}
-    return {k: v for k, v in record.items() if k not in ("lastSyncId", "lastSyncedAt")}
+    return {k: v for k, v in record.items() if k not in ("lastSyncId", "lastSyncedAt", "contentHash")}
 
 
 def lfs_list(service: LocalSyncService, customer: Customer) -> list[dict]:
