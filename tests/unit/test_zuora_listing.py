@@ -61,16 +61,19 @@ def test_the_15_and_18_character_forms_of_an_id_are_one_customer():
 
 
 def test_accounts_are_found_under_either_form_of_the_id_and_kept_only_when_they_are_exactly_this_customer(http):
-    # Given Zuora's case-insensitive EQ: the 15-character query also returns an account of another Salesforce
-    # record whose id differs only by case, and the 18-character query returns one stored with a lower-case suffix
+    # Given Zuora's case-insensitive IN: the query returns an account of another Salesforce record whose id differs
+    # only by case, one whose crmId holds the 15-character form and one stored with a lower-case suffix
     other_customer = ID15[:-1] + ID15[-1].lower()
-    http.add(responses.GET, ACCOUNTS_URL, json={"data": [account("A1", ID15), account("A9", other_customer)]})
-    http.add(responses.GET, ACCOUNTS_URL, json={"data": [account("A2", ID18[:15] + ID18[15:].lower()), account("A1", ID15)]})
+    http.add(
+        responses.GET,
+        ACCOUNTS_URL,
+        json={"data": [account("A1", ID15), account("A9", other_customer), account("A2", ID18[:15] + ID18[15:].lower())]},
+    )
 
     found = client().find_accounts_by_crm_id(ID15)
 
     assert [a.accountNumber for a in found] == ["A1", "A2"]
-    assert filters_sent(http) == [f"crmid.EQ:{ID15}", f"crmid.EQ:{ID18}"]
+    assert filters_sent(http) == [f"crmid.IN:[{ID15},{ID18}]"]
 
 
 @pytest.mark.parametrize("crm_id", ["001ABC", ID18 + "X", ID15[:14]])

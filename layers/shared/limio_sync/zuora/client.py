@@ -150,20 +150,20 @@ class ZuoraClient:
         """Every account whose CrmId names the Salesforce account `crm_id` (Zuora does not make it unique:
         expect 0..n), whether the CrmId holds its 15- or its 18-character form, by number.
 
-        Zuora documents Object Query's `EQ` as case-insensitive (developer.zuora.com/docs/guides/expand-filter-
-        fields-sort/) while two 15-character ids may differ only by case, so each account found is kept only if
-        its CrmId is exactly this id. One query per form, their results OR-ed here as that guide advises
-        (repeated `filter[]` parameters are AND-ed; `crmid.IN:[id15,id18]` would take one call, but the emulator
-        serves EQ only). A `crm_id` that is not a Salesforce id (15 or 18 letters and digits) raises
-        `ZuoraRequestRejected` without calling Zuora.
+        One Object Query call, `crmid.IN:[<15-character form>,<18-character form>]` (the `IN` operator and its
+        bracketed list: developer.zuora.com/docs/guides/expand-filter-fields-sort/; `requests` URL-encodes the
+        brackets, as that guide asks). The same guide documents `EQ`, `NE` and `IN` as case-insensitive while two
+        15-character ids may differ only by case, so each account found is kept only if its CrmId is exactly this
+        id. A `crm_id` that is not a Salesforce id (15 or 18 letters and digits) raises `ZuoraRequestRejected`
+        without calling Zuora.
         """
         if not _CRM_ID.fullmatch(crm_id):
             raise ZuoraRequestRejected(f"CRM id {crm_id[:40]!r} was not sent to Zuora: a Salesforce id has 15 or 18 letters and digits only")
+        id15, id18 = ids.salesforce_id_forms(crm_id)
         found: dict[str, ZuoraAccountRef] = {}
-        for form in ids.salesforce_id_forms(crm_id):
-            for account in self._query_accounts(f"crmid.EQ:{form}", f"accounts with CRM id {form}"):
-                if ids.same_salesforce_id(account.crmId, crm_id):
-                    found[account.accountNumber] = account
+        for account in self._query_accounts(f"crmid.IN:[{id15},{id18}]", f"accounts with CRM id {id18}"):
+            if ids.same_salesforce_id(account.crmId, crm_id):
+                found[account.accountNumber] = account
         return [found[number] for number in sorted(found)]
 
     def _query_accounts(self, filter_expression: str, resource: str) -> list[ZuoraAccountRef]:
