@@ -1,5 +1,5 @@
 """HTTP traffic for the contract suite: every answer the emulator gives to the calls the client makes (successes and
-errors, with the query parameters the client and the other branches send), and a session that records what
+errors, with every query parameter the client sends, in every form), and a session that records what
 `ZuoraClient` itself sends and receives."""
 
 from __future__ import annotations
