@@ -35,6 +35,14 @@ PREFER_DESCRIPTION = (
     "or after N seconds with what the call without it answers. Other preferences are ignored."
 )
 PreferHeader = Annotated[str | None, Header(alias="Prefer", description=PREFER_DESCRIPTION)]
+# GET /syncs and GET /subscriptions name a customer the same way: exactly one of these.
+SalesforceAccountIdQuery = Annotated[str | None, Query(max_length=18, description="Salesforce Account id (15 or 18 chars)")]
+ZuoraAccountNumberQuery = Annotated[str | None, Query(max_length=70, description="Zuora account number")]
+
+
+def _customer_key(salesforce_account_id: str | None, zuora_account_number: str | None) -> api.CustomerKey:
+    given = {"salesforceAccountId": salesforce_account_id, "zuoraAccountNumber": zuora_account_number}
+    return api.CustomerKey.model_validate({key: value for key, value in given.items() if value is not None})
 
 
 def _json_reply(description: str, model: type) -> OpenAPIResponse:
@@ -126,14 +134,12 @@ def _waited(sync_id: str, prefer: str | None) -> SyncJob | None:
     },
 )
 def list_syncs(
-    salesforceAccountId: Annotated[str | None, Query(max_length=18, description="Salesforce Account id (15 or 18 chars)")] = None,  # noqa: N803
-    zuoraAccountNumber: Annotated[str | None, Query(max_length=70, description="Zuora account number")] = None,  # noqa: N803
+    salesforceAccountId: SalesforceAccountIdQuery = None,  # noqa: N803
+    zuoraAccountNumber: ZuoraAccountNumberQuery = None,  # noqa: N803
     limit: Annotated[int, Query(ge=1, le=100, description="Syncs per page")] = 20,
     nextToken: Annotated[str | None, Query(max_length=2048, description="The nextToken of the previous page")] = None,  # noqa: N803
 ) -> api.SyncHistory:
-    query = api.CustomerKey.model_validate(
-        {k: v for k, v in {"salesforceAccountId": salesforceAccountId, "zuoraAccountNumber": zuoraAccountNumber}.items() if v is not None}
-    )
+    query = _customer_key(salesforceAccountId, zuoraAccountNumber)
     return api.list_syncs(query, jobs=JobStore(get_settings().jobs_table_name), limit=limit, next_token=nextToken)
 
 
@@ -146,12 +152,10 @@ def list_syncs(
     },
 )
 def list_subscriptions(
-    salesforceAccountId: Annotated[str | None, Query(max_length=18, description="Salesforce Account id (15 or 18 chars)")] = None,  # noqa: N803
-    zuoraAccountNumber: Annotated[str | None, Query(max_length=70, description="Zuora account number")] = None,  # noqa: N803
+    salesforceAccountId: SalesforceAccountIdQuery = None,  # noqa: N803
+    zuoraAccountNumber: ZuoraAccountNumberQuery = None,  # noqa: N803
 ) -> api.CustomerSubscriptions:
-    query = api.CustomerKey.model_validate(
-        {k: v for k, v in {"salesforceAccountId": salesforceAccountId, "zuoraAccountNumber": zuoraAccountNumber}.items() if v is not None}
-    )
+    query = _customer_key(salesforceAccountId, zuoraAccountNumber)
     return api.list_subscriptions(query, limio=LimioSubscriptionStore(get_settings().subscriptions_table_name), today=dt.date.today())
 
 

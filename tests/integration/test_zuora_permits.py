@@ -14,6 +14,7 @@ from moto import mock_aws
 
 from limio_sync.errors import ErrorCode, TransientSyncError
 from limio_sync.stores.zuora_permits import PERMITS_KEY, ZuoraRequestPermits
+from tests.clocks import SleepingClock
 
 
 @pytest.fixture
@@ -26,21 +27,6 @@ def table():
             AttributeDefinitions=[{"AttributeName": "permitKey", "AttributeType": "S"}],
             BillingMode="PAY_PER_REQUEST",
         )
-
-
-class Clock:
-    """Time that moves only when the code under test sleeps."""
-
-    def __init__(self):
-        self.now = 1_800_000_000.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
 
 
 def test_never_more_requests_in_flight_than_the_limit_across_threads(table):
@@ -68,7 +54,7 @@ def test_never_more_requests_in_flight_than_the_limit_across_threads(table):
 
 
 def test_a_lease_whose_holder_died_lapses_and_is_taken_back(table):
-    clock = Clock()
+    clock = SleepingClock(1_800_000_000.0)
     permits = ZuoraRequestPermits("permits", 1, table=table, clock=clock, sleep=clock.sleep, lease_seconds=60)
     died_holding = permits()  # a Lambda that timed out while holding it: never given back
     died_holding.__enter__()
@@ -82,7 +68,7 @@ def test_a_lease_whose_holder_died_lapses_and_is_taken_back(table):
 
 
 def test_a_taker_that_finds_no_permit_free_waits_then_gives_up_as_rate_limited(table):
-    clock = Clock()
+    clock = SleepingClock(1_800_000_000.0)
     permits = ZuoraRequestPermits("permits", 1, table=table, clock=clock, sleep=clock.sleep, lease_seconds=600, max_wait_seconds=5)
     held = permits()
     held.__enter__()

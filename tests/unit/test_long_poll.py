@@ -6,6 +6,7 @@ import pytest
 
 from limio_sync.api import MAX_WAIT_SECONDS, WAIT_POLL_SECONDS, preferred_wait, wait_for_end
 from limio_sync.models import CustomerRef, JobStatus, SyncJob
+from tests.clocks import SleepingClock
 
 SYNC_ID = "sync-" + "a" * 32
 
@@ -30,23 +31,10 @@ def test_the_wait_a_client_prefers_is_read_as_rfc_7240_writes_it_and_capped(head
     assert preferred_wait(header) == seconds
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-
-
 class EndingJobs:
     """A job that ends once `ends_at` has passed on the clock."""
 
-    def __init__(self, clock: FakeClock, ends_at: float | None) -> None:
+    def __init__(self, clock: SleepingClock, ends_at: float | None) -> None:
         self.clock, self.ends_at, self.reads = clock, ends_at, 0
 
     def poll(self, sync_id: str) -> SyncJob | None:
@@ -57,7 +45,7 @@ class EndingJobs:
 
 
 def test_a_job_that_ends_while_the_client_waits_is_answered_within_a_poll_interval_of_its_end():
-    clock = FakeClock()
+    clock = SleepingClock()
     jobs = EndingJobs(clock, ends_at=1.25)
 
     job = wait_for_end(SYNC_ID, jobs=jobs, seconds=20, clock=clock, sleep=clock.sleep)
@@ -67,7 +55,7 @@ def test_a_job_that_ends_while_the_client_waits_is_answered_within_a_poll_interv
 
 
 def test_a_job_still_running_after_the_wait_is_answered_as_it_is_then():
-    clock = FakeClock()
+    clock = SleepingClock()
 
     job = wait_for_end(SYNC_ID, jobs=EndingJobs(clock, ends_at=None), seconds=3, clock=clock, sleep=clock.sleep)
 
@@ -76,7 +64,7 @@ def test_a_job_still_running_after_the_wait_is_answered_as_it_is_then():
 
 
 def test_an_unknown_job_is_answered_at_once():
-    clock = FakeClock()
+    clock = SleepingClock()
 
     class NoJobs:
         def poll(self, sync_id: str) -> None:

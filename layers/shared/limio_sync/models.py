@@ -11,8 +11,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from limio_sync import ids
 from limio_sync.errors import ErrorCode
-from limio_sync.validation import salesforce_checksum
 
 SyncId = Annotated[str, StringConstraints(pattern=r"^sync-[0-9a-f]{32}$")]
 SubscriptionNumber = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
@@ -56,10 +56,7 @@ class CustomerRef(_Model):
         """One key per customer however it was named: a 15-character Salesforce id and its 18-character
         form are the same account."""
         if self.salesforceAccountId:
-            sf_id = self.salesforceAccountId
-            if len(sf_id) == 15:
-                sf_id += salesforce_checksum(sf_id)
-            return f"salesforce:{sf_id[:15]}{sf_id[15:].upper()}"
+            return f"salesforce:{ids.salesforce_id_18(self.salesforceAccountId)}"
         return f"zuora:{self.zuoraAccountNumber}"
 
 

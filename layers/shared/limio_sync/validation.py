@@ -52,7 +52,7 @@ def check_requester(value: str) -> str:
     one user reads the same in every job), or text that reads the same wherever it is shown: printable, without
     control, bidi or invisible characters."""
     if _SALESFORCE_USER_ID_15.fullmatch(value):
-        return value + salesforce_checksum(value)
+        return canonical_salesforce_id(value)
     for position, char in enumerate(value, start=1):
         category = unicodedata.category(char)
         if category in _UNSHOWABLE_CATEGORIES:
