@@ -9,7 +9,7 @@ from limio_sync.errors import CustomerNotFound, ErrorCode, TransientSyncError, f
 from limio_sync.jobs import AccountFailure, account_failures_error, failure_from_caught_error, reconcile, summarize
 from limio_sync.models import CustomerRef, JobStatus, Outcome, SubscriptionResult
 from limio_sync.retries import RetryEntry, RetryPolicy
-from limio_sync.retrying import after_plan_failure, start_due_retries
+from limio_sync.retrying import after_plan_failure, retry_execution_name, start_due_retries, sync_id_of_execution
 
 
 def ok(number, outcome=Outcome.UPDATED):
@@ -232,6 +232,15 @@ def test_a_due_plan_retry_plans_the_job_again_under_its_own_sync_id():
 
     started = start_due_retries(queue=queue, executions=executions, item_lists=None, state_machine_arn="arn:sm", concurrency=10, now=NOW)
 
-    assert started == [f"{SYNC}-retry-20261201T120000"] and queue.reopened == [plan]
+    assert started == [f"{SYNC}-retry-20261201T120000000"] and queue.reopened == [plan]
     [execution] = executions.started
     assert json.loads(execution["input"]) == {"syncId": SYNC, "customer": {"salesforceAccountId": "0015g00000Ab3XQAAZ"}}  # no items: it plans
+
+
+def test_two_retry_runs_of_a_sync_within_one_second_get_their_own_execution_names():
+    # Step Functions refuses a second execution of a name (ExecutionAlreadyExists); a retry and a re-plan of one
+    # sync, or two retries with a short interval, may start within the same second.
+    first = retry_execution_name(SYNC, NOW)
+    second = retry_execution_name(SYNC, NOW + dt.timedelta(milliseconds=300))
+    assert first != second and len(second) <= 80  # Step Functions' limit on execution names
+    assert sync_id_of_execution(first) == sync_id_of_execution(second) == SYNC

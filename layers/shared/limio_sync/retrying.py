@@ -46,8 +46,10 @@ class DeadLetterSink(Protocol):
 
 
 def retry_execution_name(sync_id: str, now: dt.datetime) -> str:
-    """Named after the sync it heals, so its job record and logs are found from the execution."""
-    return f"{sync_id}-retry-{now.strftime('%Y%m%dT%H%M%S')}"
+    """Named after the sync it heals, so its job record and logs are found from the execution; to the millisecond,
+    because a sync's next retry (or its re-plan) may start within the same second and Step Functions refuses a
+    second execution of the same name (ExecutionAlreadyExists)."""
+    return f"{sync_id}-retry-{now.strftime('%Y%m%dT%H%M%S')}{now.microsecond // 1000:03d}"
 
 
 def sync_id_of_execution(name: str) -> str:
